@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cmk: the I/O path.  Each data unit is encrypted or decrypted with the
+ * AES-256-XTS transform of the extent it lies in; its tweak is the
+ * little-endian number of its first 512-byte sector counted from the start
+ * of the target (dm-crypt's aes-xts-plain64).
+ *
+ * Writes are encrypted into pages of our own and submitted as a clone.
+ * Reads are remapped in place and decrypted when they complete.  Crypto runs
+ * inline when the calling context may sleep and on the device's workqueue
+ * otherwise (read completions from interrupt context).
+ */
+
+#include <linux/bio.h>
+#include <linux/scatterlist.h>
+#include <crypto/skcipher.h>
+
+#include "dm-cmk.h"
+
+/**
+ * cmk_io_size() - size of the per-bio data
+ * @reqsize: request context size of the transforms
+ *
+ * Context: any.
+ * Return: bytes of per-bio data: &struct cmk_io followed by an aligned
+ * skcipher request.
+ */
+unsigned int cmk_io_size(unsigned int reqsize)
+{
+	return ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN) +
+	       sizeof(struct skcipher_request) + reqsize;
+}
+
+static struct skcipher_request *cmk_io_req(struct cmk_io *io)
+{
+	return (struct skcipher_request *)((u8 *)io +
+		ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN));
+}
+
+/**
+ * cmk_tfm_alloc() - allocate a transform and give it a DEK
+ * @key: the DEK, %CMK_DEK_SIZE bytes
+ * @len: its length
+ *
+ * The caller wipes its copy of @key; the transform keeps only the expanded
+ * key, which cmk_tfm_free() wipes.
+ *
+ * Context: process context, may sleep.
+ * Return: the transform or an ERR_PTR().
+ */
+struct crypto_skcipher *cmk_tfm_alloc(const u8 *key, unsigned int len)
+{
+	struct crypto_skcipher *tfm;
+	int r;
+
+	tfm = crypto_alloc_skcipher(CMK_CIPHER, 0, 0);
+	if (IS_ERR(tfm))
+		return tfm;
+
+	r = crypto_skcipher_setkey(tfm, key, len);
+	if (r) {
+		crypto_free_skcipher(tfm);
+		return ERR_PTR(r);
+	}
+	return tfm;
+}
+
+/**
+ * cmk_tfm_free() - free a transform and wipe its key
+ * @tfm: transform from cmk_tfm_alloc(), or %NULL
+ *
+ * The crypto API frees transform memory with kfree_sensitive().
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_tfm_free(struct crypto_skcipher *tfm)
+{
+	if (tfm)
+		crypto_free_skcipher(tfm);
+}
+
+/*
+ * Run @io's cipher over the data units of @in, writing to @out (the same
+ * iterator position for in-place reads).  Returns 0 or a negative errno.
+ */
+static int cmk_crypt_units(struct cmk_io *io, struct bio *in,
+			   struct bvec_iter in_iter, struct bio *out,
+			   struct bvec_iter out_iter, bool encrypt)
+{
+	struct cmk_c *cc = io->cc;
+	struct skcipher_request *req = cmk_io_req(io);
+	sector_t sector = io->sector;
+	struct scatterlist sg_in, sg_out;
+	DECLARE_CRYPTO_WAIT(wait);
+	int idx, r = 0;
+
+	idx = srcu_read_lock(&cc->key_srcu);
+	if (cmk_dead(cc)) {
+		r = -EIO;
+		goto out;
+	}
+
+	while (in_iter.bi_size) {
+		struct bio_vec bv_in = bio_iter_iovec(in, in_iter);
+		struct bio_vec bv_out = bio_iter_iovec(out, out_iter);
+		struct crypto_skcipher *tfm;
+
+		if (unlikely(bv_in.bv_len < cc->sector_size ||
+			     bv_out.bv_len < cc->sector_size ||
+			     (bv_in.bv_offset & (cc->sector_size - 1)) ||
+			     (bv_out.bv_offset & (cc->sector_size - 1)))) {
+			r = -EIO;
+			goto out;
+		}
+
+		tfm = READ_ONCE(cc->extents[cmk_extent_of(cc, sector)].tfm);
+		if (unlikely(!tfm)) {
+			r = -EIO;
+			goto out;
+		}
+
+		sg_init_table(&sg_in, 1);
+		sg_set_page(&sg_in, bv_in.bv_page, cc->sector_size,
+			    bv_in.bv_offset);
+		sg_init_table(&sg_out, 1);
+		sg_set_page(&sg_out, bv_out.bv_page, cc->sector_size,
+			    bv_out.bv_offset);
+
+		memset(io->iv, 0, sizeof(io->iv));
+		*(__le64 *)io->iv = cpu_to_le64(sector);
+
+		skcipher_request_set_tfm(req, tfm);
+		skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+					      CRYPTO_TFM_REQ_MAY_SLEEP,
+					      crypto_req_done, &wait);
+		skcipher_request_set_crypt(req, &sg_in, &sg_out,
+					   cc->sector_size, io->iv);
+		r = crypto_wait_req(encrypt ? crypto_skcipher_encrypt(req) :
+					      crypto_skcipher_decrypt(req),
+				    &wait);
+		if (unlikely(r))
+			goto out;
+
+		bio_advance_iter(in, &in_iter, cc->sector_size);
+		bio_advance_iter(out, &out_iter, cc->sector_size);
+		sector += cc->sector_size >> SECTOR_SHIFT;
+	}
+
+	/* Keys wiped while we worked: report nothing as done. */
+	if (cmk_dead(cc))
+		r = -EIO;
+out:
+	srcu_read_unlock(&cc->key_srcu, idx);
+	return r;
+}
+
+/* Reads */
+
+static void cmk_read_finish(struct cmk_io *io, blk_status_t status)
+{
+	struct bio *bio = io->bio;
+
+	if (!status && cmk_crypt_units(io, bio, io->iter, bio, io->iter, false))
+		status = BLK_STS_IOERR;
+
+	bio->bi_end_io = io->orig_end_io;
+	bio->bi_private = io->orig_private;
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+static void cmk_read_work(struct work_struct *work)
+{
+	struct cmk_io *io = container_of(work, struct cmk_io, work);
+
+	cmk_read_finish(io, BLK_STS_OK);
+}
+
+static void cmk_read_endio(struct bio *bio)
+{
+	struct cmk_io *io = bio->bi_private;
+
+	if (bio->bi_status || cmk_dead(io->cc)) {
+		cmk_read_finish(io, bio->bi_status ?: BLK_STS_IOERR);
+		return;
+	}
+
+	if (in_task() && !irqs_disabled()) {
+		cmk_read_finish(io, BLK_STS_OK);
+		return;
+	}
+
+	INIT_WORK(&io->work, cmk_read_work);
+	queue_work(io->cc->wq, &io->work);
+}
+
+/**
+ * cmk_map_read() - remap a read; it is decrypted when it completes
+ * @cc: the target
+ * @bio: the read, with its &struct cmk_io set up
+ *
+ * Context: the submitter's context.
+ * Return: a DM_MAPIO_* code.
+ */
+int cmk_map_read(struct cmk_c *cc, struct bio *bio)
+{
+	struct cmk_io *io = dm_per_bio_data(bio, cc->ti->per_io_data_size);
+
+	io->iter = bio->bi_iter;
+	io->orig_end_io = bio->bi_end_io;
+	io->orig_private = bio->bi_private;
+
+	bio_set_dev(bio, cc->dev->bdev);
+	bio->bi_iter.bi_sector = cc->start + io->sector;
+	bio->bi_end_io = cmk_read_endio;
+	bio->bi_private = io;
+	submit_bio_noacct(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* Writes */
+
+static void cmk_free_buffer(struct cmk_c *cc, struct bio *clone)
+{
+	struct bio_vec *bv;
+	struct bvec_iter_all iter_all;
+
+	bio_for_each_segment_all(bv, clone, iter_all)
+		mempool_free(bv->bv_page, &cc->page_pool);
+}
+
+/*
+ * Pages for @size bytes of ciphertext.  A first try never waits; when the
+ * pool is short, one writer at a time waits on it so that writers holding
+ * part of the pool cannot starve each other (as dm-crypt does).
+ */
+static struct bio *cmk_alloc_buffer(struct cmk_io *io, unsigned int size)
+{
+	struct cmk_c *cc = io->cc;
+	unsigned int nr_pages = DIV_ROUND_UP(size, PAGE_SIZE);
+	gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
+	struct bio *clone;
+	unsigned int i, len;
+	struct page *page;
+
+retry:
+	/* A bio set allocation that may wait never fails. */
+	clone = bio_alloc_bioset(cc->dev->bdev, nr_pages, io->bio->bi_opf,
+				 GFP_NOIO, &cc->bs);
+
+	for (i = 0; i < nr_pages; i++) {
+		page = mempool_alloc(&cc->page_pool, gfp);
+		if (!page) {
+			cmk_free_buffer(cc, clone);
+			bio_put(clone);
+			gfp = GFP_NOIO;
+			mutex_lock(&cc->alloc_lock);
+			goto retry;
+		}
+		len = min_t(unsigned int, size - i * PAGE_SIZE, PAGE_SIZE);
+		__bio_add_page(clone, page, len, 0);
+	}
+
+	if (gfp & __GFP_DIRECT_RECLAIM)
+		mutex_unlock(&cc->alloc_lock);
+	return clone;
+}
+
+static void cmk_write_endio(struct bio *clone)
+{
+	struct cmk_io *io = clone->bi_private;
+	struct cmk_c *cc = io->cc;
+	blk_status_t status = clone->bi_status;
+
+	cmk_free_buffer(cc, clone);
+	bio_put(clone);
+
+	/* Nothing completes successfully once the keys are gone. */
+	if (!status && cmk_dead(cc))
+		status = BLK_STS_IOERR;
+	io->bio->bi_status = status;
+	bio_endio(io->bio);
+}
+
+static void cmk_write_submit(struct cmk_io *io)
+{
+	struct cmk_c *cc = io->cc;
+	struct bio *clone;
+
+	clone = cmk_alloc_buffer(io, io->iter.bi_size);
+	clone->bi_private = io;
+	clone->bi_end_io = cmk_write_endio;
+	clone->bi_ioprio = io->bio->bi_ioprio;
+	clone->bi_iter.bi_sector = cc->start + io->sector;
+
+	if (cmk_crypt_units(io, io->bio, io->iter, clone, clone->bi_iter,
+			    true)) {
+		cmk_free_buffer(cc, clone);
+		bio_put(clone);
+		io->bio->bi_status = BLK_STS_IOERR;
+		bio_endio(io->bio);
+		return;
+	}
+	submit_bio_noacct(clone);
+}
+
+static void cmk_write_work(struct work_struct *work)
+{
+	cmk_write_submit(container_of(work, struct cmk_io, work));
+}
+
+/**
+ * cmk_map_write() - encrypt a write and submit the ciphertext
+ * @cc: the target
+ * @bio: the write, with its &struct cmk_io set up
+ *
+ * Writes larger than BIO_MAX_VECS pages are split so that one clone always
+ * fits in the page pool.
+ *
+ * Context: the submitter's context.
+ * Return: a DM_MAPIO_* code.
+ */
+int cmk_map_write(struct cmk_c *cc, struct bio *bio)
+{
+	struct cmk_io *io = dm_per_bio_data(bio, cc->ti->per_io_data_size);
+
+	if (unlikely(bio->bi_iter.bi_size > (BIO_MAX_VECS << PAGE_SHIFT)))
+		dm_accept_partial_bio(bio, (BIO_MAX_VECS << PAGE_SHIFT) >>
+				      SECTOR_SHIFT);
+	io->iter = bio->bi_iter;
+
+	if (in_task() && !irqs_disabled()) {
+		cmk_write_submit(io);
+	} else {
+		INIT_WORK(&io->work, cmk_write_work);
+		queue_work(cc->wq, &io->work);
+	}
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * cmk_crypt_init() - set up what the I/O path allocates from
+ * @cc: the target, with its extents keyed (cmk_c::reqsize known)
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno.
+ */
+int cmk_crypt_init(struct cmk_c *cc)
+{
+	int r;
+
+	r = bioset_init(&cc->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (r)
+		return r;
+
+	r = mempool_init_page_pool(&cc->page_pool, BIO_MAX_VECS, 0);
+	if (r) {
+		bioset_exit(&cc->bs);
+		return r;
+	}
+	mutex_init(&cc->alloc_lock);
+	return 0;
+}
+
+/**
+ * cmk_crypt_exit() - release what cmk_crypt_init() set up
+ * @cc: the target; tolerates a partly initialised one
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_crypt_exit(struct cmk_c *cc)
+{
+	mempool_exit(&cc->page_pool);
+	bioset_exit(&cc->bs);
+}

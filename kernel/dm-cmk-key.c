@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cmk: keys.  Each extent's DEK comes from a "logon" key in the kernel
+ * keyring, read once into the extent's transform; the target never keeps a
+ * copy of the key bytes elsewhere.  An optional lease key bounds how long the
+ * target may keep its keys: once it expires, is revoked, invalidated or
+ * unlinked from every keyring, all keys are wiped and I/O fails.
+ */
+
+#include <linux/key.h>
+#include <linux/key-type.h>
+#include <keys/user-type.h>
+
+#include "dm-cmk.h"
+
+#define CMK_LEASE_POLL	msecs_to_jiffies(CMK_LEASE_POLL_MS)
+
+/* Description of extent @extent's key, in a buffer of CMK_KEY_DESC_MAX. */
+#define CMK_KEY_DESC_MAX	(CMK_KEY_PREFIX_MAX + 11)
+
+static const char *const cmk_reason_names[] = {
+	[CMK_REASON_NONE]		= "-",
+	[CMK_REASON_WIPED]		= "wiped",
+	[CMK_REASON_LEASE_EXPIRED]	= "lease_expired",
+	[CMK_REASON_LEASE_REVOKED]	= "lease_revoked",
+	[CMK_REASON_LEASE_INVALIDATED]	= "lease_invalidated",
+	[CMK_REASON_LEASE_UNLINKED]	= "lease_unlinked",
+	[CMK_REASON_NO_KEY]		= "no_key",
+};
+
+/**
+ * cmk_reason_name() - status token of a reason
+ * @reason: the reason
+ *
+ * Context: any.
+ * Return: a static string.
+ */
+const char *cmk_reason_name(enum cmk_reason reason)
+{
+	if (reason >= ARRAY_SIZE(cmk_reason_names))
+		return "unknown";
+	return cmk_reason_names[reason];
+}
+
+/*
+ * Look up a logon key the way dm-crypt's crypt_set_keyring_key() does, and
+ * tell a user key of the same name apart from a missing one: only logon keys
+ * are accepted, since their payload cannot be read back from userspace.
+ */
+static struct key *cmk_request_logon(const char *desc, char **error)
+{
+	struct key *key;
+
+	key = request_key(&key_type_logon, desc, NULL);
+	if (!IS_ERR(key))
+		return key;
+
+	switch (PTR_ERR(key)) {
+	case -ENOKEY: {
+		struct key *other = request_key(&key_type_user, desc, NULL);
+
+		if (!IS_ERR(other)) {
+			key_put(other);
+			*error = "Key is not a logon key";
+			return ERR_PTR(-EINVAL);
+		}
+		*error = "Key not found";
+		break;
+	}
+	case -EKEYEXPIRED:
+		*error = "Key expired";
+		break;
+	case -EKEYREVOKED:
+		*error = "Key revoked";
+		break;
+	case -EACCES:
+		*error = "Key not accessible";
+		break;
+	default:
+		*error = "Key lookup failed";
+		break;
+	}
+	return key;
+}
+
+/**
+ * cmk_key_load() - give an extent its key from the keyring
+ * @cc: the target
+ * @extent: extent index
+ * @error: set to a static message on failure
+ *
+ * Reads the logon key "<key_prefix><extent>" under its semaphore, checks its
+ * length and sets it into a new transform; the payload is never copied.  An
+ * existing key of the extent is replaced once no I/O uses it any more.
+ *
+ * Context: process context, may sleep; takes cmk_c::key_lock.
+ * Return: 0 or a negative errno, with @error set.
+ */
+int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
+{
+	const struct user_key_payload *ukp;
+	struct crypto_skcipher *tfm, *old;
+	char desc[CMK_KEY_DESC_MAX];
+	struct key *key;
+	int r;
+
+	snprintf(desc, sizeof(desc), "%s%u", cc->key_prefix, extent);
+	key = cmk_request_logon(desc, error);
+	if (IS_ERR(key)) {
+		DMERR("extent %u: key %s: %s", extent, desc, *error);
+		return PTR_ERR(key);
+	}
+
+	down_read(&key->sem);
+	ukp = user_key_payload_locked(key);
+	if (!ukp) {
+		*error = "Key revoked";
+		r = -EKEYREVOKED;
+	} else if (ukp->datalen != CMK_DEK_SIZE) {
+		*error = "Key has the wrong size";
+		DMERR("extent %u: key %s has %u bytes, expected %u",
+		      extent, desc, ukp->datalen, CMK_DEK_SIZE);
+		r = -EINVAL;
+	} else {
+		tfm = cmk_tfm_alloc(ukp->data, ukp->datalen);
+		r = PTR_ERR_OR_ZERO(tfm);
+		if (r)
+			*error = "Cannot allocate or key the cipher";
+	}
+	up_read(&key->sem);
+	key_put(key);
+	if (r) {
+		if (r == -EKEYREVOKED)
+			DMERR("extent %u: key %s: %s", extent, desc, *error);
+		return r;
+	}
+
+	mutex_lock(&cc->key_lock);
+	if (test_bit(CMK_F_LAPSED, &cc->flags)) {
+		mutex_unlock(&cc->key_lock);
+		cmk_tfm_free(tfm);
+		*error = "Lease lapsed; load a new table";
+		return -EKEYEXPIRED;
+	}
+	old = xchg(&cc->extents[extent].tfm, tfm);
+	if (!old)
+		atomic_inc(&cc->nr_keyed);
+	if (!cc->reqsize)
+		cc->reqsize = crypto_skcipher_reqsize(tfm);
+	mutex_unlock(&cc->key_lock);
+
+	if (old) {
+		synchronize_srcu(&cc->key_srcu);
+		cmk_tfm_free(old);
+	}
+	return 0;
+}
+
+/**
+ * cmk_keys_load_all() - key every extent
+ * @cc: the target
+ * @error: set to a static message on failure
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or the first failure's negative errno, with @error set.
+ */
+int cmk_keys_load_all(struct cmk_c *cc, char **error)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < cc->nr_extents; i++) {
+		r = cmk_key_load(cc, i, error);
+		if (r)
+			return r;
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * cmk_keys_free() - free every extent's transform
+ * @cc: the target, with no I/O in flight
+ *
+ * Context: process context, may sleep; caller holds cmk_c::key_lock or is
+ * the destructor.
+ */
+void cmk_keys_free(struct cmk_c *cc)
+{
+	unsigned int i;
+
+	if (!cc->extents)
+		return;
+	for (i = 0; i < cc->nr_extents; i++) {
+		cmk_tfm_free(xchg(&cc->extents[i].tfm, NULL));
+		cond_resched();
+	}
+	atomic_set(&cc->nr_keyed, 0);
+}
+
+/**
+ * cmk_keys_wipe() - wipe every key and fail all I/O from now on
+ * @cc: the target
+ * @reason: why; a lease reason makes it permanent for this table
+ *
+ * Marks the target dead first, waits for the I/O that is using a key to
+ * finish with it, then frees (and so wipes) every transform.  Safe while
+ * I/O is running.
+ *
+ * Context: process context, may sleep; takes cmk_c::key_lock.
+ */
+void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason)
+{
+	mutex_lock(&cc->key_lock);
+	if (test_bit(CMK_F_LAPSED, &cc->flags)) {
+		mutex_unlock(&cc->key_lock);
+		return;
+	}
+	if (reason != CMK_REASON_WIPED)
+		set_bit(CMK_F_LAPSED, &cc->flags);
+	set_bit(CMK_F_DEAD, &cc->flags);
+	WRITE_ONCE(cc->reason, reason);
+	synchronize_srcu(&cc->key_srcu);
+	cmk_keys_free(cc);
+	mutex_unlock(&cc->key_lock);
+
+	if (reason == CMK_REASON_WIPED)
+		DMINFO("%s: keys wiped", dm_table_device_name(cc->ti->table));
+	else
+		DMWARN("%s: lease key %s: %s; keys wiped, I/O fails until a new table is loaded",
+		       dm_table_device_name(cc->ti->table), cc->lease_desc,
+		       cmk_reason_name(reason));
+	dm_table_event(cc->ti->table);
+}
+
+/**
+ * cmk_lease_reason() - is the lease still valid?
+ * @cc: the target
+ *
+ * A lease is valid while its key is neither expired, revoked nor
+ * invalidated, and still linked into some keyring (someone other than this
+ * target holds a reference).
+ *
+ * Context: any.
+ * Return: %CMK_REASON_NONE while valid (or without a lease), else why not.
+ */
+enum cmk_reason cmk_lease_reason(struct cmk_c *cc)
+{
+	if (!cc->lease)
+		return CMK_REASON_NONE;
+
+	switch (key_validate(cc->lease)) {
+	case 0:
+		break;
+	case -EKEYEXPIRED:
+		return CMK_REASON_LEASE_EXPIRED;
+	case -EKEYREVOKED:
+		return CMK_REASON_LEASE_REVOKED;
+	default:
+		return CMK_REASON_LEASE_INVALIDATED;
+	}
+	if (refcount_read(&cc->lease->usage) <= 1)
+		return CMK_REASON_LEASE_UNLINKED;
+	return CMK_REASON_NONE;
+}
+
+/**
+ * cmk_lease_seconds_left() - time left on the lease
+ * @cc: the target
+ *
+ * Context: any.
+ * Return: seconds before the lease key expires (0 once lapsed), -1 without
+ * a lease, -2 for a lease key that has no timeout.
+ */
+long long cmk_lease_seconds_left(struct cmk_c *cc)
+{
+	time64_t expiry, now;
+
+	if (!cc->lease)
+		return -1;
+	if (test_bit(CMK_F_LAPSED, &cc->flags))
+		return 0;
+	expiry = READ_ONCE(cc->lease->expiry);
+	if (!expiry)
+		return -2;
+	now = ktime_get_real_seconds();
+	return expiry > now ? expiry - now : 0;
+}
+
+static void cmk_lease_work(struct work_struct *work)
+{
+	struct cmk_c *cc = container_of(to_delayed_work(work), struct cmk_c,
+					lease_work);
+	enum cmk_reason reason = cmk_lease_reason(cc);
+
+	if (reason != CMK_REASON_NONE) {
+		cmk_keys_wipe(cc, reason);
+		return;
+	}
+	queue_delayed_work(cc->wq, &cc->lease_work, CMK_LEASE_POLL);
+}
+
+/**
+ * cmk_lease_init() - take a reference on the lease key
+ * @cc: the target
+ * @desc: description of a logon or user key
+ * @error: set to a static message on failure
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, with @error set.
+ */
+int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error)
+{
+	struct key *key;
+
+	INIT_DELAYED_WORK(&cc->lease_work, cmk_lease_work);
+
+	cc->lease_desc = kstrdup(desc, GFP_KERNEL);
+	if (!cc->lease_desc) {
+		*error = "Cannot allocate lease description";
+		return -ENOMEM;
+	}
+
+	key = request_key(&key_type_logon, desc, NULL);
+	if (IS_ERR(key) && PTR_ERR(key) == -ENOKEY)
+		key = request_key(&key_type_user, desc, NULL);
+	if (IS_ERR(key)) {
+		switch (PTR_ERR(key)) {
+		case -ENOKEY:
+			*error = "Lease key not found";
+			break;
+		case -EKEYEXPIRED:
+			*error = "Lease key expired";
+			break;
+		case -EKEYREVOKED:
+			*error = "Lease key revoked";
+			break;
+		default:
+			*error = "Lease key lookup failed";
+			break;
+		}
+		DMERR("lease key %s: %s", desc, *error);
+		return PTR_ERR(key);
+	}
+	cc->lease = key;
+	return 0;
+}
+
+/**
+ * cmk_lease_start() - start checking the lease
+ * @cc: the target
+ *
+ * Context: any.
+ */
+void cmk_lease_start(struct cmk_c *cc)
+{
+	if (cc->lease)
+		queue_delayed_work(cc->wq, &cc->lease_work, CMK_LEASE_POLL);
+}
+
+/**
+ * cmk_lease_exit() - stop checking the lease and drop the key
+ * @cc: the target; tolerates a partly initialised one
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_lease_exit(struct cmk_c *cc)
+{
+	if (cc->lease) {
+		cancel_delayed_work_sync(&cc->lease_work);
+		key_put(cc->lease);
+		cc->lease = NULL;
+	}
+	kfree(cc->lease_desc);
+	cc->lease_desc = NULL;
+}

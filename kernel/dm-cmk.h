@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-cmk: per-extent AES-256-XTS encryption with keys from the kernel
+ * keyring, for customer-managed keys.  Private definitions.
+ */
+#ifndef DM_CMK_H
+#define DM_CMK_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/key.h>
+#include <linux/mempool.h>
+#include <linux/mutex.h>
+#include <linux/srcu.h>
+#include <linux/workqueue.h>
+#include <crypto/skcipher.h>
+
+#include "dm-cmk-abi.h"
+
+#define DM_MSG_PREFIX CMK_TARGET_NAME
+
+/* The skcipher every extent uses; the tweak is dm-crypt's plain64. */
+#define CMK_CIPHER		"xts(aes)"
+#define CMK_IV_SIZE		16
+
+/* Bits of cmk_c::flags. */
+enum cmk_flag {
+	CMK_F_ALLOW_DISCARDS,	/* pass discards down */
+	CMK_F_DEAD,		/* keys wiped: every I/O fails with EIO */
+	CMK_F_LAPSED,		/* the lease ran out; only a new table helps */
+};
+
+/* Why a device is inaccessible (cmk_c::reason). */
+enum cmk_reason {
+	CMK_REASON_NONE,
+	CMK_REASON_WIPED,		/* "key wipe" message */
+	CMK_REASON_LEASE_EXPIRED,	/* lease key timed out */
+	CMK_REASON_LEASE_REVOKED,	/* lease key revoked */
+	CMK_REASON_LEASE_INVALIDATED,	/* lease key invalidated or dead */
+	CMK_REASON_LEASE_UNLINKED,	/* lease key in no keyring any more */
+	CMK_REASON_NO_KEY,		/* some extent has no key */
+};
+
+/**
+ * struct cmk_extent - one extent of the device
+ * @tfm: the extent's AES-256-XTS transform holding its DEK, or %NULL
+ *	while the extent has no key.  Read under cmk_c::key_srcu.
+ */
+struct cmk_extent {
+	struct crypto_skcipher *tfm;
+};
+
+/**
+ * struct cmk_c - one cmk target
+ * @ti: the dm target
+ * @dev: underlying device
+ * @start: first sector of the data area on @dev
+ * @extent_shift: log2 of the extent size in 512-byte sectors
+ * @sector_size: data unit in bytes (512 or 4096)
+ * @sector_shift: log2 of the data unit in 512-byte sectors
+ * @nr_extents: number of extents, the last one possibly short
+ * @extents: per-extent keys
+ * @key_prefix: description of extent i's key is "<key_prefix><i>"
+ * @lease_desc: description of the lease key, or %NULL
+ * @lease: the lease key, referenced, or %NULL
+ * @flags: &enum cmk_flag bits
+ * @reason: &enum cmk_reason, why the device is inaccessible
+ * @nr_keyed: extents that have a key
+ * @io_errors: I/Os completed with an error
+ * @reqsize: bytes of skcipher request context the transforms need
+ * @key_srcu: readers are the I/O path using @extents; the writers (wipe,
+ *	key replacement) wait for them before freeing a transform
+ * @key_lock: serialises key set, wipe and lapse
+ * @wq: per-device workqueue for crypto that cannot run inline and for
+ *	the lease check
+ * @lease_work: periodic lease check
+ * @bs: bio set for write clones
+ * @page_pool: pages holding ciphertext of writes in flight
+ * @alloc_lock: taken by a writer that has to wait on @page_pool
+ */
+struct cmk_c {
+	struct dm_target *ti;
+	struct dm_dev *dev;
+	sector_t start;
+	unsigned int extent_shift;
+	unsigned int sector_size;
+	unsigned int sector_shift;
+	unsigned int nr_extents;
+	struct cmk_extent *extents;
+	char *key_prefix;
+	char *lease_desc;
+	struct key *lease;
+	unsigned long flags;
+	enum cmk_reason reason;
+	atomic_t nr_keyed;
+	atomic64_t io_errors;
+	unsigned int reqsize;
+	struct srcu_struct key_srcu;
+	struct mutex key_lock;		/* key set, wipe, lapse */
+	struct workqueue_struct *wq;
+	struct delayed_work lease_work;
+	struct bio_set bs;
+	mempool_t page_pool;
+	struct mutex alloc_lock;	/* one waiter on page_pool */
+};
+
+/**
+ * struct cmk_io - per-bio state (dm per-bio data)
+ * @cc: the target
+ * @bio: the bio dm handed to cmk_map()
+ * @iter: @bio's data, as it was when mapped
+ * @sector: target-relative sector of @iter's first data unit
+ * @work: runs crypto that could not run in the completing context
+ * @orig_end_io: @bio's completion, restored before a read completes
+ * @orig_private: @bio's private data, restored likewise
+ * @iv: tweak of the data unit being processed
+ *
+ * The skcipher request follows the structure (see cmk_io_req()).
+ */
+struct cmk_io {
+	struct cmk_c *cc;
+	struct bio *bio;
+	struct bvec_iter iter;
+	sector_t sector;
+	struct work_struct work;
+	bio_end_io_t *orig_end_io;
+	void *orig_private;
+	u8 iv[CMK_IV_SIZE] __aligned(__alignof__(__le64));
+};
+
+/* Functions defined in dm-cmk-crypt.c */
+int cmk_crypt_init(struct cmk_c *cc);
+void cmk_crypt_exit(struct cmk_c *cc);
+struct crypto_skcipher *cmk_tfm_alloc(const u8 *key, unsigned int len);
+void cmk_tfm_free(struct crypto_skcipher *tfm);
+unsigned int cmk_io_size(unsigned int reqsize);
+int cmk_map_read(struct cmk_c *cc, struct bio *bio);
+int cmk_map_write(struct cmk_c *cc, struct bio *bio);
+
+/* Functions defined in dm-cmk-key.c */
+int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error);
+int cmk_keys_load_all(struct cmk_c *cc, char **error);
+void cmk_keys_free(struct cmk_c *cc);
+void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason);
+int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error);
+void cmk_lease_start(struct cmk_c *cc);
+void cmk_lease_exit(struct cmk_c *cc);
+enum cmk_reason cmk_lease_reason(struct cmk_c *cc);
+long long cmk_lease_seconds_left(struct cmk_c *cc);
+const char *cmk_reason_name(enum cmk_reason reason);
+
+/**
+ * cmk_dead() - may the target still do I/O?
+ * @cc: the target
+ *
+ * Context: any.
+ * Return: true once the keys were wiped (message or lease).
+ */
+static inline bool cmk_dead(struct cmk_c *cc)
+{
+	return test_bit(CMK_F_DEAD, &cc->flags);
+}
+
+/**
+ * cmk_extent_of() - extent index of a target-relative sector
+ * @cc: the target
+ * @sector: 512-byte sector counted from the start of the target
+ *
+ * Context: any.
+ * Return: the index into cmk_c::extents.
+ */
+static inline unsigned int cmk_extent_of(struct cmk_c *cc, sector_t sector)
+{
+	return sector >> cc->extent_shift;
+}
+
+#endif /* DM_CMK_H */

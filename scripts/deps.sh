@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install every Debian package that dm-cmk's build, tests, demo and
+# benchmarks need.  Idempotent: packages already present are skipped and
+# apt is not touched at all when nothing is missing.
+set -eu
+
+PKGS="
+build-essential make gcc bc flex bison libelf-dev kmod xz-utils cpio
+linux-image-amd64 linux-headers-amd64
+linux-image-6.12-amd64 linux-headers-6.12-amd64
+linux-source-6.1
+qemu-system-x86 qemu-utils busybox-static
+dmsetup libdevmapper-dev keyutils libkeyutils-dev
+fio cryptsetup-bin openssl libssl-dev
+sparse perl python3
+util-linux e2fsprogs udev systemd
+"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root to install them" >&2
+	exit 1
+fi
+
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
