@@ -35,7 +35,7 @@ static int cmk_parse_features(struct dm_arg_set *as, struct cmk_c *cc,
 			      struct dm_target *ti)
 {
 	static const struct dm_arg _args[] = {
-		{0, 3, "Invalid number of feature args"},
+		{0, 8, "Invalid number of feature args"},
 	};
 	unsigned int argc;
 	const char *arg;
@@ -185,7 +185,6 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	unsigned int extent_sectors;
 	struct dm_arg_set as;
 	struct cmk_c *cc;
-	char dummy;
 	int r;
 
 	if (argc < 5) {
@@ -222,8 +221,9 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	/* kstrtoull() refuses signs, blanks and trailing characters. */
 	r = -EINVAL;
-	if (sscanf(dm_shift_arg(&as), "%llu%c", &tmpll, &dummy) != 1 ||
+	if (kstrtoull(dm_shift_arg(&as), 10, &tmpll) ||
 	    tmpll != (sector_t)tmpll) {
 		ti->error = "Invalid data offset";
 		goto bad;
@@ -416,8 +416,9 @@ static void cmk_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",extent_sectors=%u,sector_size=%u,nr_extents=%u",
-		       1U << cc->extent_shift, cc->sector_size, cc->nr_extents,
-		       discards ? 'y' : 'n', cc->lease ? 'y' : 'n');
+		       1U << cc->extent_shift, cc->sector_size, cc->nr_extents);
+		DMEMIT(",allow_discards=%c,lease=%c;", discards ? 'y' : 'n',
+		       cc->lease ? 'y' : 'n');
 		break;
 	}
 }

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-cmk top-level Makefile.
+#
+#   make                  dm-cmk.ko for KVER (default: running kernel if it
+#                         has headers, else the newest installed) + tests
+#   make KVER=... / KDIR=...
+#   make modules-all      dm-cmk.ko for every installed kernel
+#   make lint             W=1, sparse and checkpatch --strict (TAP)
+#   make check            lint, host tests, VM tests on every kernel
+#   make deps             install the Debian packages everything needs
+#   make clean
+
+KVER ?= $(shell scripts/kvers.sh default)
+KDIR ?= /lib/modules/$(KVER)/build
+export KDIR
+
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -D_GNU_SOURCE
+KSRC    := build/ksrc
+TEST_CFLAGS := $(CFLAGS) -I$(KSRC)/tools/testing/selftests -Iinclude
+
+.PHONY: all module modules-all tests lint check deps clean
+
+all: module tests
+
+module:
+	scripts/kbuild.sh $(KVER)
+
+modules-all:
+	set -e; for k in $$(scripts/kvers.sh all); do \
+		KDIR=/lib/modules/$$k/build scripts/kbuild.sh $$k; done
+
+$(KSRC)/.extracted:
+	scripts/ksrc.sh $(KSRC)
+
+tests: modules-all build/tests/cmk_io_test
+
+build/tests/cmk_io_test: tests/kernel/cmk_io_test.c $(wildcard tests/kernel/*.h) \
+		include/dm-cmk-abi.h $(KSRC)/.extracted
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lcrypto -lkeyutils
+
+lint:
+	scripts/lint.sh
+
+check:
+	scripts/check.sh
+
+deps:
+	scripts/deps.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh: the whole test suite (make check).  Lint, host-side tests, then
+# the VM tests on every installed kernel, each kernel's batch in one guest
+# boot.  Counts every TAP test point and ends with "N passed, N failed,
+# N skipped"; exits non-zero if anything failed.
+#
+# Environment: CMK_KVERS (kernels to boot, default all installed),
+# CMK_VM_TIMEOUT (seconds per guest, default 1500), CMK_VM_TESTS (subset).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+results=build/results
+rm -rf "$results"
+mkdir -p "$results"
+
+pass=0
+fail=0
+skipped=0
+
+# count NAME FILE RC: add up the TAP test points of FILE (exit code RC).
+count() {
+	local name=$1 file=$2 rc=$3 p f s
+	p=$(grep -cE '^ok ' "$file" 2>/dev/null)
+	s=$(grep -cE '^ok .*# (SKIP|skip)' "$file" 2>/dev/null)
+	f=$(grep -cE '^not ok ' "$file" 2>/dev/null)
+	p=$((p - s))
+	if [ "$rc" = 4 ] && [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		s=$((s + 1))
+	elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1
+		echo "not ok - $name: exited $rc without a failing test point"
+	elif [ "$rc" = 0 ] && [ $((p + s + f)) = 0 ]; then
+		f=1
+		echo "not ok - $name: ran no test"
+	fi
+	grep -E '^not ok ' "$file" 2>/dev/null | sed "s/^/[$name] /"
+	echo "# $name: $p passed, $f failed, $s skipped"
+	pass=$((pass + p))
+	fail=$((fail + f))
+	skipped=$((skipped + s))
+}
+
+echo "== lint"
+scripts/lint.sh >"$results/lint.tap" 2>&1
+count lint "$results/lint.tap" $?
+
+echo "== build"
+if ! make -s all >"$results/build.log" 2>&1; then
+	cat "$results/build.log"
+	echo "not ok - build"
+	fail=$((fail + 1))
+fi
+
+echo "== host tests"
+for t in build/tests/host/*; do
+	[ -x "$t" ] || continue
+	name=host/$(basename "$t")
+	"$t" >"$results/$(basename "$t").tap" 2>&1
+	count "$name" "$results/$(basename "$t").tap" $?
+done
+
+for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
+	echo "== VM tests on $k"
+	dir=$(pwd)/$results/$k
+	mkdir -p "$dir/tap"
+	tests/vm/run-vm.sh -k "$k" -o "$dir" -t "${CMK_VM_TIMEOUT:-1500}" -- \
+		tests/kernel/run-tests.sh "$dir/tap" ${CMK_VM_TESTS:-}
+	vmrc=$?
+	cat "$dir/guest.out" 2>/dev/null | grep '^test ' | sed "s/^/[$k] /"
+	for rcf in "$dir"/tap/*.rc; do
+		[ -e "$rcf" ] || continue
+		t=$(basename "$rcf" .rc)
+		count "$k/$t" "$dir/tap/$t.tap" "$(cat "$rcf")"
+	done
+	# The guest itself: it must power off cleanly with a clean log.
+	if [ "$vmrc" = 0 ] || [ "$vmrc" = 4 ]; then
+		pass=$((pass + 1))
+		echo "ok - $k: guest ran to the end with a clean kernel log"
+	else
+		fail=$((fail + 1))
+		echo "not ok - $k: guest failed (run-vm exit $vmrc); logs in $dir"
+	fi
+done
+
+echo "$pass passed, $fail failed, $skipped skipped"
+[ "$fail" = 0 ]

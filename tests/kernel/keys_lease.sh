@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Keys and lease: status and table never show key bytes; "key wipe" fails
+# I/O with EIO; resume is refused while an extent has no key; "key set"
+# while suspended brings the data back; a lease that expires, is revoked,
+# invalidated or unlinked takes the device down within 2 s, including I/O
+# already running, and only a new table brings it back.
+
+. "$(dirname "$0")/lib.sh"
+
+LEN=16384	# 8 MiB
+E=2048		# 8 extents
+P="cmk:kl$CMK_TAG:"
+NAME=cmkkl$CMK_TAG
+KEYDIR=$CMK_TMP/keys
+
+DEV=$(new_loop 16) || exit 4
+add_keys_saved "$P" 8 "$KEYDIR" || exit 4
+
+tap_plan 38
+
+# io_ok NODE: can we read the first and last data unit?
+io_ok() {
+	direct_read "$1" 0 1 4096 >/dev/null 2>&1 &&
+		direct_read "$1" $((LEN / 8 - 1)) 1 4096 >/dev/null 2>&1
+}
+
+# wait_eio NODE START LIMIT: poll reads until one fails; print the seconds
+# from START to the failure; fail if it takes longer than LIMIT + 3.
+wait_eio() {
+	local node=$1 start=$2 limit=$3 t
+	while :; do
+		t=$(now)
+		if ! direct_read "$node" 0 1 4096 >/dev/null 2>&1; then
+			awk -v s="$start" -v e="$t" 'BEGIN { printf "%.2f\n", e - s }'
+			return 0
+		fi
+		elapsed_le "$start" "$t" $((limit + 3)) || return 1
+		sleep 0.05
+	done
+}
+
+# new_lease DESC TIMEOUT: a user key to serve as lease; prints its id.
+new_lease() {
+	local id
+	id=$(keyctl add user "$1" lease @s) || return 1
+	[ "$2" = 0 ] || keyctl timeout "$id" "$2"
+	echo "$id"
+}
+
+# --- status, table and key bytes ------------------------------------------
+check "create mapping" cmk_create "$NAME" "$LEN" "$DEV 0 $E 512 $P"
+NODE=$(dm_node "$NAME")
+st=$(dmsetup status "$NAME")
+if [ "$(cut -d' ' -f4- <<<"$st")" = "available 8 8 - 0 -" ]; then
+	ok "status: available, 8 of 8 extents keyed, no lease, no errors"
+else
+	not_ok "status: available, 8 of 8 extents keyed, no lease, no errors" "$st"
+fi
+tb=$(dmsetup table "$NAME")
+if [ "$(cut -d' ' -f4- <<<"$tb")" = "$(cat /sys/block/"${DEV#/dev/}"/dev) 0 $E 512 $P" ]; then
+	ok "table reproduces the arguments, key prefix only"
+else
+	not_ok "table reproduces the arguments, key prefix only" "$tb"
+fi
+
+leak=""
+texts="$(dmsetup table "$NAME"; dmsetup table --showkeys "$NAME"; dmsetup status "$NAME"; dmsetup info "$NAME"; dmesg)"
+for f in "$KEYDIR"/key.*; do
+	for h in "$(od -An -tx1 -v "$f" | tr -d ' \n')" "$(od -An -tx1 -v -N 16 "$f" | tr -d ' \n')"; do
+		grep -qi "$h" <<<"$(tr -d ' \n' <<<"$texts")" && leak="$leak $f"
+	done
+done
+if [ -z "$leak" ]; then
+	ok "no key bytes (hex) in table, status, info or kernel log"
+else
+	not_ok "no key bytes (hex) in table, status, info or kernel log" "$leak"
+fi
+
+head -c $((LEN * 512)) /dev/urandom >"$CMK_TMP/data"
+check "write 8 MiB" direct_write "$NODE" 0 $((LEN / 8)) 4096 <"$CMK_TMP/data"
+check "read back identical" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+
+# --- key wipe while live ---------------------------------------------------
+check "key wipe message accepted while live" dmsetup message "$NAME" 0 key wipe
+check_fails "read fails after key wipe" direct_read "$NODE" 0 1 4096
+check_fails "write fails after key wipe" direct_write "$NODE" 0 1 4096 </dev/zero
+st=$(dmsetup status "$NAME")
+read -r _ _ _ state nr keyed _ errs reason <<<"$st"
+if [ "$state $nr $keyed $reason" = "inaccessible 8 0 wiped" ] && [ "$errs" -ge 2 ]; then
+	ok "status after wipe: inaccessible, 0 keyed, reason wiped, errors counted"
+else
+	not_ok "status after wipe: inaccessible, 0 keyed, reason wiped, errors counted" "$st"
+fi
+
+# --- suspend / key set / resume ---------------------------------------------
+check_fails "key set refused while not suspended" dmsetup message "$NAME" 0 key set all
+check "suspend" dmsetup suspend "$NAME"
+mark=$(kmsg_mark)
+check_fails "resume refused while extents have no key" dmsetup resume "$NAME"
+if kmsg_since "$mark" | grep -q "8 of 8 extents have no key"; then
+	ok "resume refusal logged with the number of keyless extents"
+else
+	not_ok "resume refusal logged with the number of keyless extents"
+fi
+check_fails "key set with an out-of-range extent refused" dmsetup message "$NAME" 0 key set 8
+check_fails "key set with a malformed extent refused" dmsetup message "$NAME" 0 key set 1x
+check_fails "unknown message refused" dmsetup message "$NAME" 0 key frob
+check "key set 0 while suspended" dmsetup message "$NAME" 0 key set 0
+check_fails "resume still refused with 7 extents keyless" dmsetup resume "$NAME"
+check "key set all while suspended" dmsetup message "$NAME" 0 key set all
+check "resume with every extent keyed" dmsetup resume "$NAME"
+check "data intact after wipe, key set and resume" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+check "status available again" test "$(cmk_field "$NAME" 1) $(cmk_field "$NAME" 6)" = "available -"
+
+# Key set with a missing key fails and keeps the device suspended safely.
+check "suspend again" dmsetup suspend "$NAME"
+keyctl invalidate "$(keyctl search @s logon "${P}3")"
+check_fails "key set all fails when a key is missing" dmsetup message "$NAME" 0 key set all
+keyctl padd logon "${P}3" @s <"$KEYDIR/key.3" >/dev/null
+check "resume (old keys were kept)" dmsetup resume "$NAME"
+check "data intact" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+dm_remove "$NAME"
+
+# --- lease ------------------------------------------------------------------
+L="cmk:lease$CMK_TAG"
+lid=$(new_lease "$L" 0)
+check "create mapping with a lease" cmk_create "$NAME" "$LEN" "$DEV 0 $E 512 $P 2 lease $L"
+NODE=$(dm_node "$NAME")
+check "lease without timeout shows inf" test "$(cmk_field "$NAME" 4)" = inf
+
+# Renewal keeps the device up past several lease periods.
+keyctl timeout "$lid" 2
+fail=0
+for i in 1 2 3 4 5 6; do
+	keyctl timeout "$lid" 2
+	io_ok "$NODE" || fail=1
+	sleep 0.7
+done
+if [ "$fail" = 0 ]; then
+	ok "a lease renewed every 0.7 s keeps I/O working for 4 s"
+else
+	not_ok "a lease renewed every 0.7 s keeps I/O working for 4 s"
+fi
+left=$(cmk_field "$NAME" 4)
+check "status shows the seconds left on the lease ($left)" test "$left" -ge 1 -a "$left" -le 2
+
+# Expiry: the kernel expires at a whole second; measure from that second.
+keyctl timeout "$lid" 2
+t0=$(date +%s)
+expiry=$((t0 + 2))
+if dt=$(wait_eio "$NODE" "$expiry" 2); then
+	if elapsed_le 0 "$dt" 2; then
+		ok "lease expiry: first EIO ${dt}s after expiry (limit 2 s)"
+	else
+		not_ok "lease expiry: first EIO ${dt}s after expiry (limit 2 s)"
+	fi
+else
+	not_ok "lease expiry: no EIO within 5 s of expiry"
+fi
+check "status: inaccessible, lease_expired, lease 0" test "$(cmk_field "$NAME" 1) $(cmk_field "$NAME" 4) $(cmk_field "$NAME" 6)" = "inaccessible 0 lease_expired"
+check "suspend after lapse" dmsetup suspend "$NAME"
+check_fails "key set refused after lapse" dmsetup message "$NAME" 0 key set all
+check_fails "resume refused after lapse" dmsetup resume "$NAME"
+# A new table (new lease) brings the data back.
+keyctl unlink "$lid" @s >/dev/null 2>&1
+lid=$(new_lease "$L" 0)
+check "reload a new table and resume" sh -c "dmsetup reload $NAME --table '0 $LEN cmk $DEV 0 $E 512 $P 2 lease $L' && dmsetup resume $NAME"
+check "data intact under the new table" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+
+# Revoke while I/O is running: the running reader must stop with an error
+# within 2 s, not hang.
+fio_log=$CMK_TMP/fio.log
+fio --name=lease --filename="$NODE" --rw=randread --bs=4k --direct=1 \
+	--ioengine=libaio --iodepth=32 --time_based --runtime=60 \
+	--output="$fio_log" >/dev/null 2>&1 &
+fpid=$!
+sleep 2
+t0=$(now)
+keyctl revoke "$lid"
+while kill -0 "$fpid" 2>/dev/null && elapsed_le "$t0" "$(now)" 5; do
+	sleep 0.05
+done
+t1=$(now)
+if kill -0 "$fpid" 2>/dev/null; then
+	kill -9 "$fpid"
+	not_ok "lease revoke: running fio fails within 2 s" "fio still running after 5 s"
+else
+	dt=$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.2f\n", e - s }')
+	if elapsed_le "$t0" "$t1" 2; then
+		ok "lease revoke: running fio (iodepth 32) ended with an error ${dt}s after revoke"
+	else
+		not_ok "lease revoke: running fio ended ${dt}s after revoke (limit 2 s)"
+	fi
+fi
+wait "$fpid" 2>/dev/null
+check "status reason lease_revoked" test "$(cmk_field "$NAME" 6)" = lease_revoked
+
+# Invalidate and unlink are lapses too.
+for how in invalidate unlink; do
+	dm_remove "$NAME"
+	lid=$(new_lease "$L.$how" 0)
+	cmk_create "$NAME" "$LEN" "$DEV 0 $E 512 $P 2 lease $L.$how"
+	NODE=$(dm_node "$NAME")
+	t0=$(now)
+	if [ "$how" = unlink ]; then
+		keyctl unlink "$lid" @s >/dev/null
+	else
+		keyctl invalidate "$lid"
+	fi
+	if dt=$(wait_eio "$NODE" "$t0" 2) && elapsed_le 0 "$dt" 2; then
+		ok "lease $how: EIO after ${dt}s, reason $(cmk_field "$NAME" 6)"
+	else
+		not_ok "lease $how: EIO within 2 s" "status: $(dmsetup status "$NAME")"
+	fi
+done
+check "status reason lease_unlinked" test "$(cmk_field "$NAME" 6)" = lease_unlinked
+
+tap_done

@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-tests.sh OUTDIR [TEST...]: guest side of the VM test suite.  Loads
+# dm-cmk for the running kernel and runs each test (default: all, in the
+# order below) in its own session keyring, with a time limit.  Each test's
+# TAP output goes to OUTDIR/NAME.tap and its exit code to OUTDIR/NAME.rc;
+# a one-line summary per test goes to stdout.
+
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+repo=$(pwd)
+out=${1:?usage: $0 OUTDIR [TEST...]}
+shift
+mkdir -p "$out"
+
+ALL="cmk_io_test malformed_tables keys_lease discard fio_verify module_reload"
+tests=${*:-$ALL}
+
+for m in dm_mod dm_crypt loop; do
+	modprobe "$m" 2>/dev/null
+done
+ko=$repo/build/kernel/$(uname -r)/dm-cmk.ko
+if ! grep -q '^dm_cmk ' /proc/modules && ! insmod "$ko"; then
+	echo "error: cannot load $ko" >&2
+	for t in $tests; do
+		echo "not ok 1 - $t: dm-cmk.ko did not load" >"$out/$t.tap"
+		echo 1 >"$out/$t.rc"
+	done
+	exit 1
+fi
+export CMK_REPO=$repo CMK_KO=$ko
+
+for t in $tests; do
+	if [ -x "tests/kernel/$t.sh" ]; then
+		cmd=("tests/kernel/$t.sh")
+	else
+		cmd=("build/tests/$t")
+	fi
+	start=$(date +%s)
+	timeout -k 10 600 keyctl session - "${cmd[@]}" >"$out/$t.tap" 2>&1
+	rc=$?
+	echo "$rc" >"$out/$t.rc"
+	echo "test $t: exit $rc in $(($(date +%s) - start)) s"
+done
+exit 0
