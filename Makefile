@@ -19,11 +19,15 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -D_GNU_SOURCE
 KSRC    := build/ksrc
-TEST_CFLAGS := $(CFLAGS) -I$(KSRC)/tools/testing/selftests -Iinclude
+TEST_CFLAGS := -O2 -g -Wall -D_GNU_SOURCE -isystem $(KSRC)/tools/testing/selftests -Iinclude -Iuserspace/lib
+LIB_SRCS    := $(wildcard userspace/lib/*.c)
+LIB_OBJS    := $(patsubst %.c,build/%.o,$(LIB_SRCS))
+LIB         := build/userspace/libcmk.a
+HOST_TESTS  := $(patsubst tests/host/%.c,build/tests/host/%,$(wildcard tests/host/*.c))
 
-.PHONY: all module modules-all tests lint check deps clean
+.PHONY: all module modules-all lib tests lint check deps clean
 
-all: module tests
+all: module lib tests
 
 module:
 	scripts/kbuild.sh $(KVER)
@@ -35,7 +39,20 @@ modules-all:
 $(KSRC)/.extracted:
 	scripts/ksrc.sh $(KSRC)
 
-tests: modules-all build/tests/cmk_io_test
+tests: modules-all build/tests/cmk_io_test $(HOST_TESTS)
+
+lib: $(LIB)
+
+build/userspace/lib/%.o: userspace/lib/%.c userspace/lib/libcmk.h include/dm-cmk-abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -Iinclude -Iuserspace/lib -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+build/tests/host/%: tests/host/%.c $(LIB) $(KSRC)/.extracted
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto
 
 build/tests/cmk_io_test: tests/kernel/cmk_io_test.c $(wildcard tests/kernel/*.h) \
 		include/dm-cmk-abi.h $(KSRC)/.extracted
