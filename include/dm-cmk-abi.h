@@ -29,7 +29,7 @@
 /* Largest extent, in 512-byte sectors (2^30 sectors = 512 GiB). */
 #define CMK_EXTENT_SECTORS_MAX	1073741824U
 
-/* How often, at most, the target re-checks its lease key (milliseconds). */
+/* Period of the lease check, in ms; every bio checks the lease too. */
 #define CMK_LEASE_POLL_MS	250
 
 /* Tokens of the first field of "dmsetup status". */

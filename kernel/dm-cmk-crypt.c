@@ -39,23 +39,39 @@ static struct skcipher_request *cmk_io_req(struct cmk_io *io)
 
 /**
  * cmk_tfm_alloc() - allocate a transform and give it a DEK
+ * @cc: the target
  * @key: the DEK, %CMK_DEK_SIZE bytes
  * @len: its length
  *
- * The caller wipes its copy of @key; the transform keeps only the expanded
- * key, which cmk_tfm_free() wipes.
+ * The first transform of a target picks the implementation of
+ * %CMK_CIPHER; every later one uses the same driver, so that the request
+ * size fixed at construction stays right even if a faster driver is loaded
+ * meanwhile.  The caller wipes its copy of @key; the transform keeps only
+ * the expanded key, which cmk_tfm_free() wipes.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep; caller holds cmk_c::key_lock.
  * Return: the transform or an ERR_PTR().
  */
-struct crypto_skcipher *cmk_tfm_alloc(const u8 *key, unsigned int len)
+struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
+				      unsigned int len)
 {
 	struct crypto_skcipher *tfm;
+	bool first = !cc->cipher_driver[0];
 	int r;
 
-	tfm = crypto_alloc_skcipher(CMK_CIPHER, 0, 0);
+	tfm = crypto_alloc_skcipher(first ? CMK_CIPHER : cc->cipher_driver,
+				    0, 0);
 	if (IS_ERR(tfm))
 		return tfm;
+
+	if (first) {
+		strscpy(cc->cipher_driver, crypto_skcipher_driver_name(tfm),
+			sizeof(cc->cipher_driver));
+		cc->reqsize = crypto_skcipher_reqsize(tfm);
+	} else if (crypto_skcipher_reqsize(tfm) > cc->reqsize) {
+		crypto_free_skcipher(tfm);
+		return ERR_PTR(-EINVAL);
+	}
 
 	r = crypto_skcipher_setkey(tfm, key, len);
 	if (r) {
@@ -185,7 +201,7 @@ static void cmk_read_endio(struct bio *bio)
 		return;
 	}
 
-	if (in_task() && !irqs_disabled()) {
+	if (cmk_may_sleep()) {
 		cmk_read_finish(io, BLK_STS_OK);
 		return;
 	}
@@ -214,7 +230,7 @@ int cmk_map_read(struct cmk_c *cc, struct bio *bio)
 	bio->bi_iter.bi_sector = cc->start + io->sector;
 	bio->bi_end_io = cmk_read_endio;
 	bio->bi_private = io;
-	submit_bio_noacct(bio);
+	dm_submit_bio_remap(bio, NULL);
 	return DM_MAPIO_SUBMITTED;
 }
 
@@ -301,7 +317,7 @@ static void cmk_write_submit(struct cmk_io *io)
 		bio_endio(io->bio);
 		return;
 	}
-	submit_bio_noacct(clone);
+	dm_submit_bio_remap(io->bio, clone);
 }
 
 static void cmk_write_work(struct work_struct *work)
@@ -329,7 +345,7 @@ int cmk_map_write(struct cmk_c *cc, struct bio *bio)
 				      SECTOR_SHIFT);
 	io->iter = bio->bi_iter;
 
-	if (in_task() && !irqs_disabled()) {
+	if (cmk_may_sleep()) {
 		cmk_write_submit(io);
 	} else {
 		INIT_WORK(&io->work, cmk_write_work);

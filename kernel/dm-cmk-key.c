@@ -7,8 +7,10 @@
  * unlinked from every keyring, all keys are wiped and I/O fails.
  */
 
+#include <linux/ctype.h>
 #include <linux/key.h>
 #include <linux/key-type.h>
+#include <linux/xarray.h>
 #include <keys/user-type.h>
 
 #include "dm-cmk.h"
@@ -17,6 +19,15 @@
 
 /* Description of extent @extent's key, in a buffer of CMK_KEY_DESC_MAX. */
 #define CMK_KEY_DESC_MAX	(CMK_KEY_PREFIX_MAX + 11)
+
+/*
+ * References that cmk targets hold on lease keys, by key serial.  A lease
+ * key is "unlinked" once every reference to it is one of these: no keyring
+ * links it any more and nobody else uses it.  Several targets, or a loaded
+ * but inactive table, may share one lease key.
+ */
+static DEFINE_MUTEX(cmk_lease_holders_lock);
+static DEFINE_XARRAY(cmk_lease_holders);
 
 static const char *const cmk_reason_names[] = {
 	[CMK_REASON_NONE]		= "-",
@@ -40,6 +51,30 @@ const char *cmk_reason_name(enum cmk_reason reason)
 	if (reason >= ARRAY_SIZE(cmk_reason_names))
 		return "unknown";
 	return cmk_reason_names[reason];
+}
+
+/**
+ * cmk_key_desc_valid() - may this be a key description or prefix?
+ * @desc: the string from the table
+ *
+ * logon keys need "<subsystem>:<name>" with a non-empty subsystem; dm
+ * splits tables on blanks, and a description must print back as it was
+ * given, so only printable characters without spaces are accepted.
+ *
+ * Context: any.
+ * Return: true if acceptable.
+ */
+bool cmk_key_desc_valid(const char *desc)
+{
+	const char *colon = strchr(desc, ':');
+	const char *p;
+
+	if (!colon || colon == desc || strlen(desc) > CMK_KEY_PREFIX_MAX)
+		return false;
+	for (p = desc; *p; p++)
+		if (!isgraph(*p) || *p == '\\')
+			return false;
+	return true;
 }
 
 /*
@@ -99,7 +134,7 @@ static struct key *cmk_request_logon(const char *desc, char **error)
 int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 {
 	const struct user_key_payload *ukp;
-	struct crypto_skcipher *tfm, *old;
+	struct crypto_skcipher *tfm = NULL, *old;
 	char desc[CMK_KEY_DESC_MAX];
 	struct key *key;
 	int r;
@@ -107,7 +142,8 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 	snprintf(desc, sizeof(desc), "%s%u", cc->key_prefix, extent);
 	key = cmk_request_logon(desc, error);
 	if (IS_ERR(key)) {
-		DMERR("extent %u: key %s: %s", extent, desc, *error);
+		DMERR("%s: extent %u: key %s: %s",
+		      dm_table_device_name(cc->ti->table), extent, desc, *error);
 		return PTR_ERR(key);
 	}
 
@@ -118,22 +154,23 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 		r = -EKEYREVOKED;
 	} else if (ukp->datalen != CMK_DEK_SIZE) {
 		*error = "Key has the wrong size";
-		DMERR("extent %u: key %s has %u bytes, expected %u",
-		      extent, desc, ukp->datalen, CMK_DEK_SIZE);
 		r = -EINVAL;
 	} else {
-		tfm = cmk_tfm_alloc(ukp->data, ukp->datalen);
+		mutex_lock(&cc->key_lock);
+		tfm = cmk_tfm_alloc(cc, ukp->data, ukp->datalen);
+		mutex_unlock(&cc->key_lock);
 		r = PTR_ERR_OR_ZERO(tfm);
 		if (r)
 			*error = "Cannot allocate or key the cipher";
 	}
+	if (r)
+		DMERR("%s: extent %u: key %s: %s (%u bytes, error %d)",
+		      dm_table_device_name(cc->ti->table), extent, desc,
+		      *error, ukp ? ukp->datalen : 0, r);
 	up_read(&key->sem);
 	key_put(key);
-	if (r) {
-		if (r == -EKEYREVOKED)
-			DMERR("extent %u: key %s: %s", extent, desc, *error);
+	if (r)
 		return r;
-	}
 
 	mutex_lock(&cc->key_lock);
 	if (test_bit(CMK_F_LAPSED, &cc->flags)) {
@@ -145,8 +182,6 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 	old = xchg(&cc->extents[extent].tfm, tfm);
 	if (!old)
 		atomic_inc(&cc->nr_keyed);
-	if (!cc->reqsize)
-		cc->reqsize = crypto_skcipher_reqsize(tfm);
 	mutex_unlock(&cc->key_lock);
 
 	if (old) {
@@ -236,16 +271,20 @@ void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason)
 /**
  * cmk_lease_reason() - is the lease still valid?
  * @cc: the target
+ * @deep: also check that the key is still linked somewhere
  *
  * A lease is valid while its key is neither expired, revoked nor
- * invalidated, and still linked into some keyring (someone other than this
- * target holds a reference).
+ * invalidated and, checked only when @deep, while something other than cmk
+ * targets holds it: a keyring link or a user.  The cheap checks run on
+ * every bio, the deep one in the periodic check.
  *
  * Context: any.
  * Return: %CMK_REASON_NONE while valid (or without a lease), else why not.
  */
-enum cmk_reason cmk_lease_reason(struct cmk_c *cc)
+enum cmk_reason cmk_lease_reason(struct cmk_c *cc, bool deep)
 {
+	unsigned long held;
+
 	if (!cc->lease)
 		return CMK_REASON_NONE;
 
@@ -259,7 +298,11 @@ enum cmk_reason cmk_lease_reason(struct cmk_c *cc)
 	default:
 		return CMK_REASON_LEASE_INVALIDATED;
 	}
-	if (refcount_read(&cc->lease->usage) <= 1)
+	if (!deep)
+		return CMK_REASON_NONE;
+
+	held = xa_to_value(xa_load(&cmk_lease_holders, cc->lease->serial));
+	if (refcount_read(&cc->lease->usage) <= held)
 		return CMK_REASON_LEASE_UNLINKED;
 	return CMK_REASON_NONE;
 }
@@ -291,7 +334,7 @@ static void cmk_lease_work(struct work_struct *work)
 {
 	struct cmk_c *cc = container_of(to_delayed_work(work), struct cmk_c,
 					lease_work);
-	enum cmk_reason reason = cmk_lease_reason(cc);
+	enum cmk_reason reason = cmk_lease_reason(cc, true);
 
 	if (reason != CMK_REASON_NONE) {
 		cmk_keys_wipe(cc, reason);
@@ -311,7 +354,9 @@ static void cmk_lease_work(struct work_struct *work)
  */
 int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error)
 {
+	unsigned long held;
 	struct key *key;
+	int r;
 
 	INIT_DELAYED_WORK(&cc->lease_work, cmk_lease_work);
 
@@ -339,8 +384,20 @@ int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error)
 			*error = "Lease key lookup failed";
 			break;
 		}
-		DMERR("lease key %s: %s", desc, *error);
+		DMERR("%s: lease key %s: %s",
+		      dm_table_device_name(cc->ti->table), desc, *error);
 		return PTR_ERR(key);
+	}
+
+	mutex_lock(&cmk_lease_holders_lock);
+	held = xa_to_value(xa_load(&cmk_lease_holders, key->serial));
+	r = xa_err(xa_store(&cmk_lease_holders, key->serial,
+			    xa_mk_value(held + 1), GFP_KERNEL));
+	mutex_unlock(&cmk_lease_holders_lock);
+	if (r) {
+		key_put(key);
+		*error = "Cannot record the lease key";
+		return r;
 	}
 	cc->lease = key;
 	return 0;
@@ -366,8 +423,19 @@ void cmk_lease_start(struct cmk_c *cc)
  */
 void cmk_lease_exit(struct cmk_c *cc)
 {
+	unsigned long held;
+
 	if (cc->lease) {
 		cancel_delayed_work_sync(&cc->lease_work);
+		mutex_lock(&cmk_lease_holders_lock);
+		held = xa_to_value(xa_load(&cmk_lease_holders,
+					   cc->lease->serial));
+		if (held > 1)
+			xa_store(&cmk_lease_holders, cc->lease->serial,
+				 xa_mk_value(held - 1), GFP_KERNEL);
+		else
+			xa_erase(&cmk_lease_holders, cc->lease->serial);
+		mutex_unlock(&cmk_lease_holders_lock);
 		key_put(cc->lease);
 		cc->lease = NULL;
 	}

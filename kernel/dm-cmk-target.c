@@ -10,26 +10,11 @@
 #include <linux/module.h>
 #include <linux/init.h>
 #include <linux/blkdev.h>
-#include <linux/ctype.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
 
 #include "dm-cmk.h"
-
-static bool cmk_key_prefix_valid(const char *prefix)
-{
-	const char *colon = strchr(prefix, ':');
-	const char *p;
-
-	/* logon keys need "<subsystem>:..." with a non-empty subsystem. */
-	if (!colon || colon == prefix)
-		return false;
-	for (p = prefix; *p; p++)
-		if (!isgraph(*p))
-			return false;
-	return true;
-}
 
 static int cmk_parse_features(struct dm_arg_set *as, struct cmk_c *cc,
 			      struct dm_target *ti)
@@ -71,7 +56,7 @@ static int cmk_parse_features(struct dm_arg_set *as, struct cmk_c *cc,
 				ti->error = "Duplicate lease feature";
 				return -EINVAL;
 			}
-			if (strlen(arg) > CMK_KEY_PREFIX_MAX || !strchr(arg, ':')) {
+			if (!cmk_key_desc_valid(arg)) {
 				ti->error = "Invalid lease key description";
 				return -EINVAL;
 			}
@@ -221,7 +206,7 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	/* kstrtoull() refuses signs, blanks and trailing characters. */
+	/* kstrtoull() refuses '-', blanks and trailing characters. */
 	r = -EINVAL;
 	if (kstrtoull(dm_shift_arg(&as), 10, &tmpll) ||
 	    tmpll != (sector_t)tmpll) {
@@ -248,7 +233,7 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Key prefix too long";
 		goto bad;
 	}
-	if (!cmk_key_prefix_valid(cc->key_prefix)) {
+	if (!cmk_key_desc_valid(cc->key_prefix)) {
 		ti->error = "Invalid key prefix (must be <subsystem>:<name>, no spaces)";
 		goto bad;
 	}
@@ -287,7 +272,7 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 
 	/* The lease may have lapsed while the keys were loaded. */
-	if (cmk_lease_reason(cc) != CMK_REASON_NONE) {
+	if (cmk_lease_reason(cc, true) != CMK_REASON_NONE) {
 		ti->error = "Lease key is no longer valid";
 		r = -EKEYEXPIRED;
 		goto bad;
@@ -300,6 +285,10 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	ti->per_io_data_size = cmk_io_size(cc->reqsize);
+	DMINFO("%s: %u extents of %u sectors, data unit %u, cipher %s",
+	       dm_table_device_name(ti->table), cc->nr_extents,
+	       1U << cc->extent_shift, cc->sector_size, cc->cipher_driver);
+	ti->accounts_remapped_io = true;
 	ti->num_flush_bios = 1;
 	if (test_bit(CMK_F_ALLOW_DISCARDS, &cc->flags))
 		ti->num_discard_bios = 1;
@@ -312,16 +301,24 @@ bad:
 	return r;
 }
 
+/* dm fails killed bios without calling cmk_end_io(): count them here. */
+static int cmk_kill(struct cmk_c *cc)
+{
+	atomic64_inc(&cc->io_errors);
+	return DM_MAPIO_KILL;
+}
+
 static int cmk_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cmk_c *cc = ti->private;
 	struct cmk_io *io;
 
 	if (unlikely(cmk_dead(cc)))
-		return DM_MAPIO_KILL;
-	if (cc->lease && unlikely(cmk_lease_reason(cc) != CMK_REASON_NONE)) {
+		return cmk_kill(cc);
+	if (cc->lease &&
+	    unlikely(cmk_lease_reason(cc, false) != CMK_REASON_NONE)) {
 		mod_delayed_work(cc->wq, &cc->lease_work, 0);
-		return DM_MAPIO_KILL;
+		return cmk_kill(cc);
 	}
 
 	/* Flushes and discards carry no data to encrypt. */
@@ -329,7 +326,7 @@ static int cmk_map(struct dm_target *ti, struct bio *bio)
 		     bio_op(bio) == REQ_OP_DISCARD)) {
 		if (bio_op(bio) == REQ_OP_DISCARD &&
 		    !test_bit(CMK_F_ALLOW_DISCARDS, &cc->flags))
-			return DM_MAPIO_KILL;
+			return cmk_kill(cc);
 		bio_set_dev(bio, cc->dev->bdev);
 		if (bio_sectors(bio))
 			bio->bi_iter.bi_sector = cc->start +
@@ -339,12 +336,12 @@ static int cmk_map(struct dm_target *ti, struct bio *bio)
 
 	if (unlikely(bio_op(bio) != REQ_OP_READ &&
 		     bio_op(bio) != REQ_OP_WRITE))
-		return DM_MAPIO_KILL;
+		return cmk_kill(cc);
 
 	if (unlikely((bio->bi_iter.bi_sector |
 		      (bio->bi_iter.bi_size >> SECTOR_SHIFT)) &
 		     ((cc->sector_size >> SECTOR_SHIFT) - 1)))
-		return DM_MAPIO_KILL;
+		return cmk_kill(cc);
 
 	io = dm_per_bio_data(bio, ti->per_io_data_size);
 	io->cc = cc;
@@ -361,7 +358,7 @@ static int cmk_end_io(struct dm_target *ti, struct bio *bio,
 {
 	struct cmk_c *cc = ti->private;
 
-	/* Every bio of the target, whatever failed it, ends here. */
+	/* Bios that were mapped and then failed, here or below. */
 	if (*error)
 		atomic64_inc(&cc->io_errors);
 	return DM_ENDIO_DONE;

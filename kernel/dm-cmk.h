@@ -35,8 +35,8 @@ enum cmk_reason {
 	CMK_REASON_NONE,
 	CMK_REASON_WIPED,		/* "key wipe" message */
 	CMK_REASON_LEASE_EXPIRED,	/* lease key timed out */
-	CMK_REASON_LEASE_REVOKED,	/* lease key revoked */
-	CMK_REASON_LEASE_INVALIDATED,	/* lease key invalidated or dead */
+	CMK_REASON_LEASE_REVOKED,	/* lease key revoked (or its type gone) */
+	CMK_REASON_LEASE_INVALIDATED,	/* lease key invalidated */
 	CMK_REASON_LEASE_UNLINKED,	/* lease key in no keyring any more */
 	CMK_REASON_NO_KEY,		/* some extent has no key */
 };
@@ -68,6 +68,8 @@ struct cmk_extent {
  * @nr_keyed: extents that have a key
  * @io_errors: I/Os completed with an error
  * @reqsize: bytes of skcipher request context the transforms need
+ * @cipher_driver: driver of the first transform; every later one is
+ *	allocated by this name so that its request fits in @reqsize
  * @key_srcu: readers are the I/O path using @extents; the writers (wipe,
  *	key replacement) wait for them before freeing a transform
  * @key_lock: serialises key set, wipe and lapse
@@ -95,6 +97,7 @@ struct cmk_c {
 	atomic_t nr_keyed;
 	atomic64_t io_errors;
 	unsigned int reqsize;
+	char cipher_driver[CRYPTO_MAX_ALG_NAME];
 	struct srcu_struct key_srcu;
 	struct mutex key_lock;		/* key set, wipe, lapse */
 	struct workqueue_struct *wq;
@@ -131,7 +134,8 @@ struct cmk_io {
 /* Functions defined in dm-cmk-crypt.c */
 int cmk_crypt_init(struct cmk_c *cc);
 void cmk_crypt_exit(struct cmk_c *cc);
-struct crypto_skcipher *cmk_tfm_alloc(const u8 *key, unsigned int len);
+struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
+				      unsigned int len);
 void cmk_tfm_free(struct crypto_skcipher *tfm);
 unsigned int cmk_io_size(unsigned int reqsize);
 int cmk_map_read(struct cmk_c *cc, struct bio *bio);
@@ -143,9 +147,10 @@ int cmk_keys_load_all(struct cmk_c *cc, char **error);
 void cmk_keys_free(struct cmk_c *cc);
 void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason);
 int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error);
+bool cmk_key_desc_valid(const char *desc);
 void cmk_lease_start(struct cmk_c *cc);
 void cmk_lease_exit(struct cmk_c *cc);
-enum cmk_reason cmk_lease_reason(struct cmk_c *cc);
+enum cmk_reason cmk_lease_reason(struct cmk_c *cc, bool deep);
 long long cmk_lease_seconds_left(struct cmk_c *cc);
 const char *cmk_reason_name(enum cmk_reason reason);
 
@@ -159,6 +164,20 @@ const char *cmk_reason_name(enum cmk_reason reason);
 static inline bool cmk_dead(struct cmk_c *cc)
 {
 	return test_bit(CMK_F_DEAD, &cc->flags);
+}
+
+/**
+ * cmk_may_sleep() - may crypto run, and wait, in the current context?
+ *
+ * Context: any.
+ * Return: true in task context with interrupts and preemption enabled (no
+ * spinlock held, where the kernel can tell).
+ */
+static inline bool cmk_may_sleep(void)
+{
+	if (!in_task() || irqs_disabled())
+		return false;
+	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || preemptible();
 }
 
 /**
