@@ -99,12 +99,10 @@ static struct key *cmk_request_logon(const char *desc, char **error)
 			*error = "Key is not a logon key";
 			return ERR_PTR(-EINVAL);
 		}
+		/* request_key() skips expired keys: they are not found. */
 		*error = "Key not found";
 		break;
 	}
-	case -EKEYEXPIRED:
-		*error = "Key expired";
-		break;
 	case -EKEYREVOKED:
 		*error = "Key revoked";
 		break;
@@ -323,8 +321,11 @@ long long cmk_lease_seconds_left(struct cmk_c *cc)
 		return -1;
 	if (test_bit(CMK_F_LAPSED, &cc->flags))
 		return 0;
+	/* Keys without a timeout have expiry 0 or, since 6.9 and in
+	 * stable kernels that took the fix, TIME64_MAX.
+	 */
 	expiry = READ_ONCE(cc->lease->expiry);
-	if (!expiry)
+	if (!expiry || expiry == TIME64_MAX)
 		return -2;
 	now = ktime_get_real_seconds();
 	return expiry > now ? expiry - now : 0;
@@ -372,10 +373,8 @@ int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error)
 	if (IS_ERR(key)) {
 		switch (PTR_ERR(key)) {
 		case -ENOKEY:
+			/* Expired keys are skipped by request_key(). */
 			*error = "Lease key not found";
-			break;
-		case -EKEYEXPIRED:
-			*error = "Lease key expired";
 			break;
 		case -EKEYREVOKED:
 			*error = "Lease key revoked";

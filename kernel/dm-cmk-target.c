@@ -514,8 +514,12 @@ static void cmk_io_hints(struct dm_target *ti, struct queue_limits *limits)
 					    limits->physical_block_size,
 					    cc->sector_size);
 	limits->io_min = max_t(unsigned int, limits->io_min, cc->sector_size);
-	/* A data unit must never straddle a page. */
-	limits->dma_alignment = limits->logical_block_size - 1;
+	/*
+	 * A data unit must never straddle a page; reads land in the caller's
+	 * pages, so keep any stricter alignment the device below needs.
+	 */
+	limits->dma_alignment = max_t(unsigned int, limits->dma_alignment,
+				      limits->logical_block_size - 1);
 }
 
 static struct target_type cmk_target = {

@@ -11,6 +11,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
+echo "== dependencies"
+scripts/deps.sh || exit 1
+
 results=build/results
 rm -rf "$results"
 mkdir -p "$results"

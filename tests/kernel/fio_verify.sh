@@ -24,13 +24,13 @@ for unit in 512 4096; do
 	NODE=$(dm_node "$NAME")
 	# Four jobs on disjoint 8 MiB regions, random sizes up to 192 KiB
 	# (three extents), so bios straddle extents; verify after writing.
-	out=$(fio --name=verify --filename="$NODE" --direct=1 \
+	out=$(fio --name=cmkfio --filename="$NODE" --direct=1 \
 		--ioengine=libaio --iodepth=16 --numjobs=4 --size=8M \
 		--offset_increment=8M --rw=randwrite --bsrange=${unit}-192k \
 		--blockalign=$unit --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --group_reporting 2>&1)
 	rc=$?
-	if [ $rc = 0 ] && ! grep -q "verify:" <<<"$out"; then
+	if [ $rc = 0 ] && ! grep -qE "err= *[1-9]|verify failed|bad magic" <<<"$out"; then
 		ok "data unit $unit: 4 concurrent fio jobs, crc32c verify passed"
 	else
 		not_ok "data unit $unit: 4 concurrent fio jobs, crc32c verify passed" \
@@ -43,7 +43,7 @@ for unit in 512 4096; do
 	dm_remove "$NAME"
 	cmk_create "$NAME" "$LEN" "$DEV 2048 $E $unit $P"
 	NODE=$(dm_node "$NAME")
-	out=$(fio --name=verify --filename="$NODE" --direct=1 \
+	out=$(fio --name=cmkfio --filename="$NODE" --direct=1 \
 		--ioengine=libaio --iodepth=16 --numjobs=4 --size=8M \
 		--offset_increment=8M --rw=randwrite --bsrange=${unit}-192k \
 		--blockalign=$unit --verify=crc32c --verify_fatal=1 \

@@ -24,6 +24,7 @@ add_keys "cmk:rev$CMK_TAG:" 8
 keyctl revoke "$(keyctl search @s logon "cmk:rev${CMK_TAG}:3")"
 add_keys "cmk:exp$CMK_TAG:" 8
 keyctl timeout "$(keyctl search @s logon "cmk:exp${CMK_TAG}:5")" 1
+keyctl add user "cmk:l$CMK_TAG" x @s >/dev/null
 keyctl add user "cmk:explease$CMK_TAG" x @s >/dev/null
 keyctl timeout "$(keyctl search @s user "cmk:explease$CMK_TAG")" 1
 sleep 2
@@ -61,7 +62,7 @@ CASES=(
 	"$DEV 0 $E 512 cmk:short$CMK_TAG:|Key has the wrong size"
 	"$DEV 0 $E 512 cmk:long$CMK_TAG:|Key has the wrong size"
 	"$DEV 0 $E 512 cmk:rev$CMK_TAG:|Key revoked"
-	"$DEV 0 $E 512 cmk:exp$CMK_TAG:|Key expired"
+	"$DEV 0 $E 512 cmk:exp$CMK_TAG:|Key not found"
 	"$DEV 0 $E 512 $P 9 allow_discards|Invalid number of feature args"
 	"$DEV 0 $E 512 $P 2 allow_discards|Invalid number of feature args"
 	"$DEV 0 $E 512 $P x|Invalid number of feature args"
@@ -71,7 +72,7 @@ CASES=(
 	"$DEV 0 $E 512 $P 4 lease cmk:l$CMK_TAG lease cmk:l$CMK_TAG|Duplicate lease feature"
 	"$DEV 0 $E 512 $P 2 lease nocolon|Invalid lease key description"
 	"$DEV 0 $E 512 $P 2 lease cmk:nolease$CMK_TAG|Lease key not found"
-	"$DEV 0 $E 512 $P 2 lease cmk:explease$CMK_TAG|Lease key expired"
+	"$DEV 0 $E 512 $P 2 lease cmk:explease$CMK_TAG|Lease key not found"
 	"$DEV 0 $E 512 $P 1 allow_discards extra|Too many arguments"
 	"$DEV 0 $E 512 $P 0 extra|Too many arguments"
 )

@@ -20,7 +20,9 @@ tap_plan 10
 
 leftovers() {
 	dmsetup targets | grep -w cmk
-	grep -l kcmkd /proc/[0-9]*/comm 2>/dev/null
+	# Rescuer threads are named after the workqueue ("kcmkd/254:0");
+	# pool kworkers only mention it ("kworker/u4:1-kcmkd/...").
+	grep -l '^kcmkd' /proc/[0-9]*/comm 2>/dev/null
 	grep -w dm_cmk /proc/modules
 	[ -d /sys/module/dm_cmk ] && echo /sys/module/dm_cmk
 }

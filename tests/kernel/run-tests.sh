@@ -17,6 +17,9 @@ mkdir -p "$out"
 ALL="cmk_io_test malformed_tables keys_lease discard fio_verify module_reload"
 tests=${*:-$ALL}
 
+# Process substitution needs /dev/fd, which only udev or systemd make.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
 for m in dm_mod dm_crypt loop; do
 	modprobe "$m" 2>/dev/null
 done

@@ -8,7 +8,8 @@
 # "hostroot", read-only) under a tmpfs overlay, mounts the results share
 # (9p tag "results") and switch_roots into tests/vm/guest-init.sh.
 # Nothing in it depends on the repo or results path: those come from the
-# kernel command line (cmkvm.results=, cmkvm.init=).
+# kernel command line (cmkvm.results=, cmkvm.init=).  With cmkvm.probe it
+# only prints "cmkvm-probe-ok" and powers off (run-vm.sh's KVM probe).
 set -eu
 
 usage() { echo "usage: $0 KVER OUT.cpio.gz" >&2; exit 2; }
@@ -114,7 +115,8 @@ while read -r m; do
 	insmod "/modules/$m" || echo "cmkvm-init: insmod $m failed"
 done </modules/order
 
-mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 hostroot /lower ||
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose \
+	hostroot /lower ||
 	fail "cannot mount hostroot"
 mount -t tmpfs -o mode=0755 rw /rw
 mkdir -p /rw/upper /rw/work
@@ -126,6 +128,7 @@ if [ -n "$results" ]; then
 fi
 [ -n "$init" ] && [ -x "/newroot$init" ] || fail "no stage 2 ($init)"
 
+echo "cmkvm-init: [$(cut -d' ' -f1 /proc/uptime)] switch_root to $init"
 # Keep /dev (the console); stage 2 mounts proc and sys itself.
 mount --move /dev /newroot/dev
 umount /proc /sys

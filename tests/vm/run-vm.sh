@@ -26,7 +26,7 @@ usage() {
 	exit 2
 }
 
-kver= out= tmo=900 mem=2048 cpus=2
+kver='' out='' tmo=900 mem=2048 cpus=2
 while getopts k:o:t:m:c:h opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
@@ -43,12 +43,16 @@ shift $((OPTIND - 1))
 
 # Default kernel: the newest one with modules and a vmlinuz.
 if [ -z "$kver" ]; then
-	for d in $(ls -1 /lib/modules | sort -rV); do
+	for d in $(printf '%s\n' /lib/modules/* | sort -rV); do
+		d=${d##*/}
 		[ -f "/boot/vmlinuz-$d" ] && kver=$d && break
 	done
 fi
 kernel=/boot/vmlinuz-$kver
-[ -n "$kver" ] && [ -r "$kernel" ] || { echo "run-vm: no kernel $kernel" >&2; exit 2; }
+if [ -z "$kver" ] || [ ! -r "$kernel" ]; then
+	echo "run-vm: no kernel $kernel" >&2
+	exit 2
+fi
 
 # Initramfs, cached; rebuilt when the generator or modules are newer.
 build=$repo/build/vm/$kver
@@ -89,15 +93,21 @@ qemu=(qemu-system-x86_64 -nodefaults -display none -monitor none -nic none
 kvm_works() {
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
 	case ${CMK_VM_KVM:-} in 0) return 1 ;; 1) return 0 ;; esac
-	local cache=${XDG_CACHE_HOME:-$HOME/.cache}/cmk-vm
+	local cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/cmk-vm
 	local key
 	key=$cache/kvm-$(uname -r)-$kver
 	if [ ! -f "$key" ]; then
-		mkdir -p "$cache"
+		mkdir -p "$cache" 2>/dev/null || return 1
 		local log=$build/kvm-probe.log
-		(timeout -k 5 20 "${qemu[@]}" -accel kvm -cpu host -m 256 \
-			-serial "file:$log" -append "console=ttyS0 panic=-1 cmkvm.probe" \
-			</dev/null >/dev/null 2>&1) 2>/dev/null || true
+		# A subshell that is not replaced by timeout: it, not we,
+		# reports a QEMU that aborts (as it does here).
+		(
+			exec 2>/dev/null
+			timeout -k 5 20 "${qemu[@]}" -accel kvm -cpu host -m 256 \
+				-serial "file:$log" -append "console=ttyS0 panic=-1 cmkvm.probe" \
+				</dev/null >/dev/null
+			true
+		)
 		if grep -q cmkvm-probe-ok "$log" 2>/dev/null; then
 			echo yes >"$key"
 		else
@@ -109,7 +119,7 @@ kvm_works() {
 if kvm_works; then
 	accel=(-accel kvm -cpu host)
 else
-	accel=(-accel tcg,thread=multi -cpu max)
+	accel=(-accel 'tcg,thread=multi' -cpu max)
 fi
 
 qemu+=("${accel[@]}" -serial "file:$out/console.log" -append "$append"
@@ -121,6 +131,7 @@ start=$SECONDS
 qrc=0
 timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 || qrc=$?
 echo "run-vm: guest ran $((SECONDS - start)) s" >&2
+[ -f "$out/guest.out" ] && cat "$out/guest.out"
 
 logs=("$out/console.log")
 [ -f "$out/dmesg.txt" ] && logs+=("$out/dmesg.txt")
@@ -129,13 +140,14 @@ lrc=0
 
 echo "run-vm: logs in $out (console.log guest.out dmesg.txt)" >&2
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	tail -n 20 "$out/console.log" >&2 || true
 	echo "run-vm: TIMEOUT: guest killed after ${tmo}s" >&2
 	exit 124
 fi
 if [ ! -s "$out/rc" ]; then
-	echo "run-vm: CRASH: the guest reported no exit code (qemu rc $qrc)" >&2
-	[ -s "$out/qemu.log" ] && sed 's/^/qemu: /' "$out/qemu.log" >&2
 	tail -n 20 "$out/console.log" >&2 || true
+	[ -s "$out/qemu.log" ] && sed 's/^/qemu: /' "$out/qemu.log" >&2
+	echo "run-vm: CRASH: the guest reported no exit code (panic, or QEMU failed: qemu rc $qrc)" >&2
 	exit 125
 fi
 rc=$(cat "$out/rc")

@@ -1,0 +1,19 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# demo.sh: the README's first command.  Installs what is missing, builds
+# dm-cmk for the newest installed kernel and runs the demo in a QEMU guest.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+kver=${CMK_KVER:-$(scripts/kvers.sh all | tail -n 1)}
+scripts/kbuild.sh "$kver" >/dev/null
+out=$(pwd)/build/demo
+rm -rf "$out"
+mkdir -p "$out"
+rc=0
+tests/vm/run-vm.sh -k "$kver" -o "$out" -t 900 -- keyctl session - \
+	tests/demo/demo-guest.sh || rc=$?
+cat "$out/guest.out"
+exit "$rc"
