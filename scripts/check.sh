@@ -38,7 +38,7 @@ count() {
 		f=1
 		echo "not ok - $name: ran no test"
 	fi
-	grep -E '^not ok ' "$file" 2>/dev/null | sed "s/^/[$name] /"
+	grep -E '^not ok ' "$file" 2>/dev/null | sed "s|^|[$name] |"
 	echo "# $name: $p passed, $f failed, $s skipped"
 	pass=$((pass + p))
 	fail=$((fail + f))
@@ -71,7 +71,7 @@ for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	tests/vm/run-vm.sh -k "$k" -o "$dir" -t "${CMK_VM_TIMEOUT:-1500}" -- \
 		tests/kernel/run-tests.sh "$dir/tap" ${CMK_VM_TESTS:-}
 	vmrc=$?
-	cat "$dir/guest.out" 2>/dev/null | grep '^test ' | sed "s/^/[$k] /"
+	cat "$dir/guest.out" 2>/dev/null | grep '^test ' | sed "s|^|[$k] |"
 	for rcf in "$dir"/tap/*.rc; do
 		[ -e "$rcf" ] || continue
 		t=$(basename "$rcf" .rc)

@@ -14,7 +14,7 @@ linux-source-6.1
 qemu-system-x86 qemu-utils busybox-static
 dmsetup libdevmapper-dev keyutils libkeyutils-dev
 fio cryptsetup-bin openssl libssl-dev
-sparse perl python3
+sparse perl python3 python3-docutils
 util-linux e2fsprogs udev systemd
 "
 

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 scripts/ksrc.sh build/ksrc || exit 1
 kvers=$(scripts/kvers.sh all)
 files=$(ls kernel/*.[ch] include/*.h)
+docs=$(find Documentation -name '*.rst' | sort)
 
 n=0
 failed=0
@@ -25,7 +26,7 @@ point() {	# point OK|FAIL DESC [DETAIL]
 }
 
 echo "TAP version 13"
-echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files")))"
+echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs")))"
 
 for k in $kvers; do
 	rm -rf "build/kernel/$k"
@@ -54,6 +55,23 @@ for f in $files; do
 		point OK "checkpatch --strict $f"
 	else
 		point FAIL "checkpatch --strict $f" "$log"
+	fi
+done
+
+# reStructuredText must parse without a warning (Debian's docutils, which
+# lives under /usr/bin/python3).
+for f in $docs; do
+	log=$(/usr/bin/python3 - "$f" 2>&1 <<'PY'
+import sys
+import docutils.core
+docutils.core.publish_doctree(open(sys.argv[1]).read(), source_path=sys.argv[1],
+	settings_overrides={"report_level": 2, "halt_level": 5, "warning_stream": sys.stdout})
+PY
+)
+	if [ -z "$log" ]; then
+		point OK "rst parses cleanly: $f"
+	else
+		point FAIL "rst parses cleanly: $f" "$log"
 	fi
 done
 

@@ -11,7 +11,8 @@
 #
 # Exit: COMMAND's exit code if the kernel logs are clean; 1 if check-log.sh
 # found problems; 124 on timeout (guest killed); 125 if the guest never
-# reported an exit code (crash, panic, QEMU failure).
+# reported an exit code (crash, panic, QEMU failure); 2 on usage or setup
+# errors.
 #
 # Environment: CMK_VM_KVM=0 never use KVM, =1 force KVM, unset: probe once
 # (result cached per host kernel and KVER); CMK_VM_APPEND extra kernel
@@ -60,7 +61,8 @@ initrd=$build/initramfs.cpio.gz
 mkdir -p "$build"
 if [ ! -f "$initrd" ] || [ "$here/mkinitramfs.sh" -nt "$initrd" ] ||
 	[ "/lib/modules/$kver/modules.dep" -nt "$initrd" ]; then
-	"$here/mkinitramfs.sh" "$kver" "$initrd" >&2
+	"$here/mkinitramfs.sh" "$kver" "$initrd" >&2 ||
+		{ echo "run-vm: mkinitramfs.sh failed" >&2; exit 2; }
 fi
 
 out=${out:-$build/results}
