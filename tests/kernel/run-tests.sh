@@ -40,10 +40,24 @@ for t in $tests; do
 	else
 		cmd=("build/tests/$t")
 	fi
+	# Each test's kernel messages are checked on their own, so that a
+	# warning fails the test that caused it (the console log keeps all).
+	dmesg -C
 	start=$(date +%s)
 	timeout -k 10 600 keyctl session - "${cmd[@]}" >"$out/$t.tap" 2>&1
 	rc=$?
 	echo "$rc" >"$out/$t.rc"
+	dmesg >"$out/$t.kmsg"
+	if bad=$(tests/vm/check-log.sh "$out/$t.kmsg" 2>&1); then
+		echo "ok 1 - kernel log clean during $t" >"$out/$t.klog.tap"
+		echo 0 >"$out/$t.klog.rc"
+	else
+		{
+			echo "not ok 1 - kernel log clean during $t"
+			sed 's/^/# /' <<<"$bad"
+		} >"$out/$t.klog.tap"
+		echo 1 >"$out/$t.klog.rc"
+	fi
 	echo "test $t: exit $rc in $(($(date +%s) - start)) s"
 done
 exit 0
