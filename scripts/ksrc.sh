@@ -8,7 +8,9 @@ set -eu
 
 out=${1:?usage: $0 OUTDIR}
 stamp=$out/.extracted
-[ -e "$stamp" ] && exit 0
+# Bump when the list below changes, so older extractions are refreshed.
+version=2
+[ "$(cat "$stamp" 2>/dev/null)" = "$version" ] && exit 0
 
 tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$tarball" ]; then
@@ -20,8 +22,9 @@ top=$(basename "$tarball" .tar.xz)
 mkdir -p "$out"
 tar -xJf "$tarball" -C "$out" --strip-components=1 \
 	"$top/scripts/checkpatch.pl" \
+	"$top/scripts/kernel-doc" \
 	"$top/scripts/spelling.txt" \
 	"$top/scripts/const_structs.checkpatch" \
 	"$top/tools/testing/selftests/kselftest.h" \
 	"$top/tools/testing/selftests/kselftest_harness.h"
-touch "$stamp"
+echo "$version" >"$stamp"

@@ -26,7 +26,7 @@ point() {	# point OK|FAIL DESC [DETAIL]
 }
 
 echo "TAP version 13"
-echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs")))"
+echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs") + 1))"
 
 for k in $kvers; do
 	rm -rf "build/kernel/$k"
@@ -57,6 +57,23 @@ for f in $files; do
 		point FAIL "checkpatch --strict $f" "$log"
 	fi
 done
+
+# kernel-doc: the comments parse, and every non-static kernel function has
+# one ("name() - ..." in the file or the private header).
+log=$(perl build/ksrc/scripts/kernel-doc -none kernel/*.c kernel/*.h 2>&1)
+for f in kernel/*.c; do
+	for fn in $(grep -E '^[a-z][a-z0-9_ *]*[ *](cmk_|dm_cmk_)[a-z0-9_]+\(' "$f" |
+		    grep -v '^static' | sed -E 's/^.*[ *]((cmk_|dm_cmk_)[a-z0-9_]+)\(.*/\1/'); do
+		grep -q " \* $fn() - " "$f" kernel/dm-cmk.h ||
+			log="$log
+$f: $fn() has no kernel-doc comment"
+	done
+done
+if [ -z "$log" ]; then
+	point OK "kernel-doc on every non-static function, comments parse"
+else
+	point FAIL "kernel-doc on every non-static function, comments parse" "$log"
+fi
 
 # reStructuredText must parse without a warning (Debian's docutils, which
 # lives under /usr/bin/python3).
