@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Discards reach the underlying device only with allow_discards.  The loop
+# Queue limits: the data unit is the logical block size.  Discards reach
+# the underlying device only with allow_discards.  The loop
 # device sits on a tmpfs file, so a discard punches a hole that reads back
 # as zeros on the loop device.
 
@@ -20,7 +21,7 @@ if [ "$(cat /sys/block/"${DEV#/dev/}"/queue/discard_max_bytes)" = 0 ]; then
 fi
 command -v blkdiscard >/dev/null || { echo "1..0 # SKIP no blkdiscard"; exit 4; }
 
-tap_plan 10
+tap_plan 12
 
 # 1 MiB at 2 MiB, inside extent 2, and 1.5 MiB across extents 4 and 5.
 OFF1=$((2 * 1048576)); LEN1=1048576
@@ -34,6 +35,12 @@ zeros_on_loop() {
 for mode in plain discards; do
 	if [ "$mode" = plain ]; then
 		cmk_create "$NAME" "$LEN" "$DEV 0 $E 512 $P"
+		check "data unit 512 advertised as logical block size" \
+			test "$(cat "$(dm_sysfs "$NAME")/queue/logical_block_size")" = 512
+		dm_remove "$NAME"
+		cmk_create "$NAME" "$LEN" "$DEV 0 $E 4096 $P"
+		check "data unit 4096 advertised as logical block size" \
+			test "$(cat "$(dm_sysfs "$NAME")/queue/logical_block_size")" = 4096
 	else
 		cmk_create "$NAME" "$LEN" "$DEV 0 $E 512 $P 1 allow_discards"
 	fi

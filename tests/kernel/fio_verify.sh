@@ -17,7 +17,7 @@ NAME=cmkfio$CMK_TAG
 DEV=$(new_loop 33) || exit 4
 add_keys "$P" $((LEN / E)) || exit 4
 
-tap_plan 6
+tap_plan 8
 
 for unit in 512 4096; do
 	cmk_create "$NAME" "$LEN" "$DEV 2048 $E $unit $P"
@@ -54,6 +54,42 @@ for unit in 512 4096; do
 	else
 		not_ok "data unit $unit: data verifies again after re-creating the mapping" \
 			"fio exit $rc" "$(tail -n 20 <<<"$out")"
+	fi
+	if [ "$unit" = 512 ]; then
+		# Control: the verify pass must notice damage.
+		dd if=/dev/zero of="$NODE" bs=64k count=16 seek=8 oflag=direct status=none
+		if fio --name=cmkfio --filename="$NODE" --direct=1 \
+			--ioengine=libaio --iodepth=16 --numjobs=4 --size=8M \
+			--offset_increment=8M --rw=randwrite --bsrange=${unit}-192k \
+			--blockalign=$unit --verify=crc32c --verify_fatal=1 \
+			--verify_only=1 --group_reporting >/dev/null 2>&1; then
+			not_ok "control: verification fails after 1 MiB was zeroed"
+		else
+			ok "control: verification fails after 1 MiB was zeroed"
+		fi
+	fi
+	if [ "$unit" = 4096 ]; then
+		# Suspend and resume while fio writes and verifies: no I/O
+		# may be lost or fail.
+		( for i in 1 2 3; do
+			sleep 1.5
+			dmsetup suspend "$NAME" && sleep 0.3 && dmsetup resume "$NAME" || exit 1
+		  done ) &
+		cycler=$!
+		out=$(fio --name=cmkfio --filename="$NODE" --direct=1 \
+			--ioengine=libaio --iodepth=16 --numjobs=2 --size=8M \
+			--offset_increment=8M --rw=randwrite --bsrange=4k-128k \
+			--blockalign=4096 --verify=crc32c --verify_fatal=1 \
+			--do_verify=1 --group_reporting 2>&1)
+		rc=$?
+		wait "$cycler"
+		crc=$?
+		if [ $rc = 0 ] && [ $crc = 0 ]; then
+			ok "data unit 4096: fio verify passes across 3 suspend/resume cycles"
+		else
+			not_ok "data unit 4096: fio verify passes across 3 suspend/resume cycles" \
+				"fio exit $rc, cycler exit $crc" "$(tail -n 20 <<<"$out")"
+		fi
 	fi
 	dm_remove "$NAME"
 done
