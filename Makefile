@@ -43,14 +43,14 @@ tests: modules-all build/tests/cmk_io_test $(HOST_TESTS)
 
 lib: $(LIB)
 
-build/userspace/lib/%.o: userspace/lib/%.c userspace/lib/libcmk.h include/dm-cmk-abi.h
+build/userspace/lib/%.o: userspace/lib/%.c $(wildcard userspace/lib/*.h include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -Iinclude -Iuserspace/lib -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-build/tests/host/%: tests/host/%.c $(LIB) $(KSRC)/.extracted
+build/tests/host/%: tests/host/%.c $(LIB) $(KSRC)/.extracted $(wildcard userspace/lib/*.h include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto
 

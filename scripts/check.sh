@@ -64,6 +64,10 @@ for t in build/tests/host/*; do
 	count "$name" "$results/$(basename "$t").tap" $?
 done
 
+# Bounded fuzzing of the header decoder (libFuzzer, 30 s).
+tests/host/fuzz-header.sh >"$results/fuzz-header.tap" 2>&1
+count host/fuzz-header "$results/fuzz-header.tap" $?
+
 for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	echo "== VM tests on $k"
 	dir=$(pwd)/$results/$k

@@ -13,6 +13,7 @@ linux-image-6.12-amd64 linux-headers-6.12-amd64
 linux-source-6.1
 qemu-system-x86 qemu-utils busybox-static
 dmsetup libdevmapper-dev keyutils libkeyutils-dev
+softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev
 fio cryptsetup-bin openssl libssl-dev
 sparse perl python3 python3-docutils
 util-linux e2fsprogs udev systemd

@@ -75,4 +75,8 @@ uint64_t cmk_extent_first_sector(uint32_t extent, uint32_t extent_sectors);
 uint64_t cmk_extent_len(uint64_t len, uint32_t extent, uint32_t extent_sectors);
 void cmk_xts_tweak(uint64_t sector, uint8_t iv[16]);
 
+/* The on-disk header, DEK wrap and secure buffers; the vault backends. */
+#include "cmk-hdr.h"
+#include "cmk-vault.h"
+
 #endif /* LIBCMK_H */
