@@ -70,3 +70,19 @@ deps:
 
 clean:
 	rm -rf build
+
+# cmkctl, the admin CLI, and its host test (a TAP shell script that
+# scripts/check.sh runs from build/tests/host/ like the C tests).
+CMKCTL := build/userspace/cmkctl
+.PHONY: cmkctl
+all: cmkctl
+tests: build/tests/host/cmkctl_test
+cmkctl: $(CMKCTL)
+
+$(CMKCTL): $(wildcard userspace/cmkctl/*.c) $(LIB) $(wildcard userspace/lib/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $(filter %.c,$^) $(LIB) -lcrypto -lkeyutils
+
+build/tests/host/cmkctl_test: tests/host/cmkctl_test.sh $(CMKCTL)
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@

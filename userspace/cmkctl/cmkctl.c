@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmkctl: administration of dm-cmk volumes.
+ *
+ * A thin program over libcmk: a commands[] table, getopt_long per command,
+ * "error: <what>: <why>" messages, documented exit codes (cmkctl(8)).  The
+ * logic lives in the library (cmk-volume.c, cmk-header.c, cmk-vault.c).
+ *
+ * Secrets never appear in argv, the environment or the output: the PIN
+ * comes from a file (--pin-file) or the KEK URI's pin-source, and the
+ * volume key and DEKs only ever live in cmk_secure_alloc() memory.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libcmk.h"
+#include "cmk-volume.h"
+
+/* Exit codes, documented in cmkctl(8). */
+#define EXIT_OK		0	/* success */
+#define EXIT_USAGE	1	/* bad command line */
+#define EXIT_FAIL	2	/* I/O or system failure */
+#define EXIT_VAULT	3	/* vault or KEK unavailable, refused, invalid */
+#define EXIT_HEADER	4	/* header missing, invalid, altered, mismatch */
+#define EXIT_REFUSED	5	/* would overwrite data; use --force */
+
+#define DEFAULT_EXTENT_SIZE	(64ULL << 20)
+/* Show progress for at least this many extents. */
+#define PROGRESS_MIN		4096
+
+static const char *progname = "cmkctl";
+
+struct command {
+	const char *name;
+	int (*func)(int argc, char *argv[]);
+	const char *args;
+	const char *summary;
+	const char *options;
+};
+
+static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const struct command *find_command(const char *name);
+
+static void command_usage(FILE *f, const struct command *c)
+{
+	fprintf(f, "Usage: %s %s %s\n\n%s\n", progname, c->name, c->args,
+		c->summary);
+	if (c->options)
+		fprintf(f, "\nOptions:\n%s", c->options);
+	fprintf(f, "  -h, --help              show this help\n");
+}
+
+/* A usage error of command @name: message, hint, EXIT_USAGE. */
+static int usage_error(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int usage_error(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s %s --help'.\n", progname, name);
+	return EXIT_USAGE;
+}
+
+/* ---- output helpers ---- */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *kek_result_name(enum cmk_kek_result r)
+{
+	return r == CMK_KEK_PASS ? "pass" : r == CMK_KEK_WARN ? "warn" : "fail";
+}
+
+static const char *vk_wrap_name(uint32_t alg)
+{
+	switch (alg) {
+	case CMK_VK_WRAP_RSA_OAEP_SHA1:
+		return "rsa-oaep-sha1";
+	case CMK_VK_WRAP_RSA_OAEP_SHA256:
+		return "rsa-oaep-sha256";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *dek_wrap_name(uint32_t alg)
+{
+	return alg == CMK_DEK_WRAP_AES256_GCM ? "aes-256-gcm" : "unknown";
+}
+
+static const char *dek_rot_name(uint32_t state)
+{
+	switch (state) {
+	case CMK_DEK_ROT_IDLE:
+		return "idle";
+	case CMK_DEK_ROT_STAGED:
+		return "staged";
+	case CMK_DEK_ROT_RUNNING:
+		return "running";
+	default:
+		return "unknown";
+	}
+}
+
+/* ---- argument parsing ---- */
+
+/* "4096", "64M", "1G", "512K": bytes; 0 on a bad value. */
+static uint64_t parse_size(const char *s)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!s[0] || s[0] == '-')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return 0;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	default:
+		return 0;
+	}
+	if (shift && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+		return 0;
+	if (v > (UINT64_MAX >> shift))
+		return 0;
+	return (uint64_t)v << shift;
+}
+
+struct vault_args {
+	const char *pin_file;
+	const char *audit_log;
+};
+
+static void vault_options(const struct vault_args *va,
+			  struct cmk_vault_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	if (va->pin_file) {
+		opt->pin = CMK_VAULT_PIN_FILE;
+		opt->pin_arg = va->pin_file;
+	}
+	opt->audit_path = va->audit_log;
+}
+
+static int open_vault(const char *uri, const struct vault_args *va,
+		      const char *uuid, struct cmk_vault **vp)
+{
+	struct cmk_vault_ctx ctx = { .uuid = uuid };
+	struct cmk_vault_options opt;
+	struct cmk_vault_error err;
+	char safe[CMK_HDR_URI_LEN];
+
+	if (va->pin_file && access(va->pin_file, R_OK)) {
+		error("reading PIN file %s: %s", va->pin_file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	vault_options(va, &opt);
+	if (cmk_vault_open(uri, &opt, uuid ? &ctx : NULL, vp, &err)) {
+		if (cmk_vault_uri_redact(uri, safe, sizeof(safe)))
+			snprintf(safe, sizeof(safe), "(KEK URI)");
+		error("opening the vault of %s: %s (%s)", safe, err.msg,
+		      cmk_vault_class_name(err.cls));
+		return EXIT_VAULT;
+	}
+	return EXIT_OK;
+}
+
+static int open_dev(const char *path, int flags, int *fdp)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0) {
+		error("opening %s: %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	*fdp = fd;
+	return EXIT_OK;
+}
+
+/* Read the header of @path; on failure print why and return an exit code. */
+static int read_header(const char *path, int fd, struct cmk_hdr **hp,
+		       struct cmk_hdr_read_info *info, bool quiet)
+{
+	int ret = cmk_hdr_read(fd, hp, info);
+
+	if (ret) {
+		const char *why = info->why[0] ? info->why[0] : strerror(-ret);
+
+		if (ret == -ENOMSG && info->offset[1] < 0)
+			error("reading the header of %s: no dm-cmk header", path);
+		else
+			error("reading the header of %s: no valid copy: copy A: %s; copy B: %s",
+			      path, why, info->why[1] ? info->why[1] :
+			      strerror(-info->err[1]));
+		return ret == -EIO ? EXIT_FAIL : EXIT_HEADER;
+	}
+	if (info->degraded && !quiet) {
+		int bad = !info->used;
+
+		if (info->err[bad])
+			warning("%s: header copy %c is damaged (%s); using copy %c; rewrite the header",
+				path, bad ? 'B' : 'A', info->why[bad] ?
+				info->why[bad] : strerror(-info->err[bad]),
+				info->used ? 'B' : 'A');
+		else
+			warning("%s: header copy %c is older (seqno %" PRIu64
+				"); using copy %c (seqno %" PRIu64 ")", path,
+				bad ? 'B' : 'A', info->seqno[bad],
+				info->used ? 'B' : 'A', info->seqno[info->used]);
+	}
+	return EXIT_OK;
+}
+
+static int vault_exit(const struct cmk_volume_error *err)
+{
+	switch (err->kind) {
+	case CMK_VOLUME_FAIL_VAULT:
+		return EXIT_VAULT;
+	case CMK_VOLUME_FAIL_HEADER:
+		return EXIT_HEADER;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static int parse_end(const struct command *c, int argc, char *argv[],
+		     int want_min, int want_max)
+{
+	int n = argc - optind;
+
+	if (n < want_min)
+		return usage_error(c->name, "%s: missing argument", c->name);
+	if (n > want_max)
+		return usage_error(c->name, "%s: unexpected argument '%s'",
+				   c->name, argv[optind + want_max]);
+	return EXIT_OK;
+}
+
+/* --help (exit 0) or a bad option (exit 1), after getopt_long(). */
+static int help_or_bad(const struct command *c, int opt, char *argv[])
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == 'h') {
+		command_usage(stdout, c);
+		return EXIT_OK;
+	}
+	if (opt == ':') {
+		if (optopt && arg[0] == '-' && arg[1] != '-')
+			return usage_error(c->name, "%s: option '-%c' needs an argument",
+					   c->name, optopt);
+		return usage_error(c->name, "%s: option '%s' needs an argument",
+				   c->name, arg);
+	}
+	if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+		return usage_error(c->name, "%s: unknown option '-%c'", c->name,
+				   optopt);
+	return usage_error(c->name, "%s: unknown option '%s'", c->name, arg);
+}
+
+/* ---- format ---- */
+
+struct progress_state {
+	bool shown;
+};
+
+static void format_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct progress_state *ps = arg;
+
+	fprintf(stderr, "\rwrapping DEKs: %" PRIu64 "/%" PRIu64 " (%u%%)",
+		done, total, (unsigned int)(done * 100 / total));
+	ps->shown = true;
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+static int cmd_format(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "kek", required_argument, NULL, 'k' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "extent-size", required_argument, NULL, 'e' },
+		{ "data-unit", required_argument, NULL, 'u' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("format");
+	struct vault_args va = { 0 };
+	const char *kek = NULL, *label = "", *hdr_path = NULL, *dev;
+	uint64_t extent_size = DEFAULT_EXTENT_SIZE, bytes;
+	uint32_t data_unit = 4096;
+	bool force = false, json = false, progress = false;
+	struct cmk_vault_key_info info;
+	struct cmk_kek_check checks[CMK_KEK_CHECKS];
+	struct cmk_vault_error verr;
+	struct cmk_volume_error err;
+	struct progress_state ps = { false };
+	struct cmk_vault *v = NULL;
+	struct cmk_hdr *h = NULL;
+	char uuid[CMK_UUID_STR_LEN], what[64];
+	int fd = -1, hfd = -1, opt, ret, i;
+
+	while ((opt = getopt_long(argc, argv, ":hk:e:u:l:fj", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			kek = optarg;
+			break;
+		case 'p':
+			va.pin_file = optarg;
+			break;
+		case 'e':
+			extent_size = parse_size(optarg);
+			if (!extent_size || extent_size % 512 ||
+			    (extent_size & (extent_size - 1)) ||
+			    extent_size / 512 > CMK_EXTENT_SECTORS_MAX)
+				return usage_error(c->name,
+						   "format: --extent-size %s: not a power of two of at least 512 bytes",
+						   optarg);
+			break;
+		case 'u':
+			if (!strcmp(optarg, "512"))
+				data_unit = 512;
+			else if (!strcmp(optarg, "4096"))
+				data_unit = 4096;
+			else
+				return usage_error(c->name,
+						   "format: --data-unit %s: must be 512 or 4096",
+						   optarg);
+			break;
+		case 'l':
+			if (strlen(optarg) >= CMK_HDR_LABEL_LEN)
+				return usage_error(c->name,
+						   "format: --label: longer than %d bytes",
+						   CMK_HDR_LABEL_LEN - 1);
+			label = optarg;
+			break;
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'a':
+			va.audit_log = optarg;
+			break;
+		case 'P':
+			progress = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	dev = argv[optind];
+	if (!kek)
+		return usage_error(c->name, "format: --kek URI is required");
+	if (strlen(kek) >= CMK_HDR_URI_LEN)
+		return usage_error(c->name, "format: --kek: URI longer than %d bytes",
+				   CMK_HDR_URI_LEN - 1);
+	if (extent_size < data_unit)
+		return usage_error(c->name,
+				   "format: --extent-size is smaller than the data unit");
+
+	ret = open_dev(dev, O_RDWR, &fd);
+	if (ret)
+		return ret;
+	if (hdr_path) {
+		hfd = open(hdr_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (hfd < 0) {
+			error("opening header file %s: %s", hdr_path,
+			      strerror(errno));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+	}
+	for (i = 0; i < (hdr_path ? 2 : 1); i++) {
+		const char *p = i ? hdr_path : dev;
+		int r = cmk_volume_probe(i ? hfd : fd, what, sizeof(what));
+
+		if (r < 0) {
+			error("reading %s: %s", p, strerror(-r));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		if (r > 0 && !force) {
+			error("formatting %s: it holds %s (use --force to overwrite)",
+			      p, what);
+			ret = EXIT_REFUSED;
+			goto out;
+		}
+		if (r > 0)
+			warning("%s: overwriting %s", p, what);
+	}
+	ret = cmk_dev_size(fd, &bytes);
+	if (ret) {
+		error("getting the size of %s: %s", dev, strerror(-ret));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = cmk_hdr_alloc(bytes / 512, extent_size / 512, data_unit,
+			    hdr_path ? CMK_HDR_ALLOC_DETACHED : 0, &h);
+	if (ret) {
+		error("formatting %s: %s", dev,
+		      ret == -E2BIG ? "too many extents: use a larger --extent-size" :
+		      ret == -ENOSPC ? "device too small for the header and data" :
+		      strerror(-ret));
+		ret = ret == -ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+		goto out;
+	}
+	snprintf(h->label, sizeof(h->label), "%s", label);
+	cmk_uuid_format(h->uuid, uuid);
+
+	ret = open_vault(kek, &va, uuid, &v);
+	if (ret)
+		goto out;
+	/* Check the KEK before trusting a volume to it; remember its version. */
+	ret = cmk_vault_describe(v, &(struct cmk_vault_ctx){ .uuid = uuid },
+				 NULL, &info, &verr);
+	if (!ret)
+		ret = cmk_kek_check(&info, time(NULL), checks, &verr);
+	if (ret) {
+		error("checking the KEK: %s (%s)", verr.msg,
+		      cmk_vault_class_name(verr.cls));
+		ret = EXIT_VAULT;
+		goto out;
+	}
+	snprintf(h->kek.vault_type, sizeof(h->kek.vault_type), "%s",
+		 v->ops->name);
+	if (strlen(info.version) >= sizeof(h->kek.key_version)) {
+		error("formatting %s: the KEK's version is too long for the header",
+		      dev);
+		ret = EXIT_VAULT;
+		goto out;
+	}
+	memcpy(h->kek.key_version, info.version, strlen(info.version) + 1);
+	cmk_vault_uri_redact(kek, h->kek.uri, sizeof(h->kek.uri));
+
+	if (progress || (h->extent_count >= PROGRESS_MIN && isatty(2)))
+		ret = cmk_volume_format(hdr_path ? hfd : fd, h, v,
+					format_progress, &ps, &err);
+	else
+		ret = cmk_volume_format(hdr_path ? hfd : fd, h, v, NULL, NULL,
+					&err);
+	if (ret) {
+		if (ps.shown)
+			fputc('\n', stderr);
+		error("formatting %s: %s", dev, err.msg);
+		ret = vault_exit(&err);
+		goto out;
+	}
+	if (hdr_path && fsync(hfd)) {
+		error("syncing %s: %s", hdr_path, strerror(errno));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (json) {
+		printf("{\"uuid\":\"%s\",\"extent_count\":%u,\"extent_sectors\":%u,"
+		       "\"data_unit\":%u,\"data_offset\":%" PRIu64
+		       ",\"data_sectors\":%" PRIu64 ",\"vk_wrap\":\"%s\"}\n",
+		       uuid, h->extent_count, h->extent_sectors, h->data_unit,
+		       h->data_offset, h->data_sectors,
+		       vk_wrap_name(h->kek.wrap_alg));
+	} else {
+		printf("%s\n", uuid);
+	}
+	ret = EXIT_OK;
+out:
+	cmk_vault_close(v);
+	cmk_hdr_free(h);
+	if (hfd >= 0)
+		close(hfd);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* ---- dump ---- */
+
+static void dump_copy_text(const struct cmk_hdr_read_info *info, int i)
+{
+	printf("copy %c:\t\t", i ? 'B' : 'A');
+	if (info->offset[i] < 0)
+		printf("not found");
+	else if (info->err[i])
+		printf("DAMAGED at byte %" PRId64 ": %s", info->offset[i],
+		       info->why[i] ? info->why[i] : strerror(-info->err[i]));
+	else
+		printf("valid at byte %" PRId64 ", seqno %" PRIu64,
+		       info->offset[i], info->seqno[i]);
+	printf("%s\n", info->used == i ? " (used)" : "");
+}
+
+static void dump_copy_json(const struct cmk_hdr_read_info *info, int i)
+{
+	printf("{\"offset\":%" PRId64 ",\"valid\":%s", info->offset[i],
+	       info->err[i] ? "false" : "true");
+	if (info->err[i]) {
+		printf(",\"error\":");
+		json_str(info->why[i] ? info->why[i] : strerror(-info->err[i]));
+	} else {
+		printf(",\"seqno\":%" PRIu64, info->seqno[i]);
+	}
+	printf(",\"used\":%s}", info->used == i ? "true" : "false");
+}
+
+static void dump_kek_text(const char *what, const struct cmk_kek_ref *k)
+{
+	printf("%s vault:\t%s\n", what, k->vault_type);
+	printf("%s URI:\t%s\n", what, k->uri);
+	printf("%s version:\t%s\n", what, k->key_version[0] ? k->key_version : "-");
+	printf("%s VK wrap:\t%s, %u bytes\n", what, vk_wrap_name(k->wrap_alg),
+	       k->wrapped_vk_len);
+}
+
+static void dump_kek_json(const struct cmk_kek_ref *k)
+{
+	printf("{\"vault\":");
+	json_str(k->vault_type);
+	printf(",\"uri\":");
+	json_str(k->uri);
+	printf(",\"version\":");
+	json_str(k->key_version);
+	printf(",\"vk_wrap\":\"%s\",\"wrapped_vk_len\":%u}",
+	       vk_wrap_name(k->wrap_alg), k->wrapped_vk_len);
+}
+
+static int cmd_dump(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("dump");
+	const char *hdr_path = NULL, *src;
+	struct cmk_hdr_read_info info;
+	struct cmk_hdr *h = NULL;
+	char uuid[CMK_UUID_STR_LEN];
+	uint32_t gmin = UINT32_MAX, gmax = 0, i;
+	bool json = false;
+	int fd = -1, opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	src = hdr_path ? hdr_path : argv[optind];
+	ret = open_dev(src, O_RDONLY, &fd);
+	if (ret)
+		return ret;
+	ret = read_header(src, fd, &h, &info, false);
+	if (ret)
+		goto out;
+	cmk_uuid_format(h->uuid, uuid);
+	for (i = 0; i < h->extent_count; i++) {
+		if (h->ext[i].generation < gmin)
+			gmin = h->ext[i].generation;
+		if (h->ext[i].generation > gmax)
+			gmax = h->ext[i].generation;
+	}
+
+	if (json) {
+		printf("{\"device\":");
+		json_str(argv[optind]);
+		printf(",\"header\":");
+		json_str(src);
+		printf(",\"detached\":%s,\"copies\":[",
+		       h->incompat & CMK_HDR_INCOMPAT_DETACHED ? "true" : "false");
+		dump_copy_json(&info, 0);
+		putchar(',');
+		dump_copy_json(&info, 1);
+		printf("],\"used_copy\":\"%c\",\"degraded\":%s",
+		       info.used ? 'B' : 'A', info.degraded ? "true" : "false");
+		printf(",\"version\":%u,\"incompat\":%u,\"compat\":%u,\"ro_compat\":%u",
+		       h->version, h->incompat, h->compat, h->ro_compat);
+		printf(",\"seqno\":%" PRIu64 ",\"copy_size\":%" PRIu64,
+		       h->seqno, h->copy_size);
+		printf(",\"uuid\":\"%s\",\"label\":", uuid);
+		json_str(h->label);
+		printf(",\"data_offset\":%" PRIu64 ",\"data_sectors\":%" PRIu64
+		       ",\"data_unit\":%u,\"extent_sectors\":%u,\"extent_count\":%u",
+		       h->data_offset, h->data_sectors, h->data_unit,
+		       h->extent_sectors, h->extent_count);
+		printf(",\"dek_wrap\":\"%s\",\"dek_size\":%d",
+		       dek_wrap_name(h->dek_wrap_alg), CMK_DEK_SIZE);
+		printf(",\"dek_generation_min\":%u,\"dek_generation_max\":%u",
+		       gmin, gmax);
+		printf(",\"kek\":");
+		dump_kek_json(&h->kek);
+		printf(",\"kek_rotation\":\"%s\"",
+		       h->kek_state == CMK_KEK_ROT_STAGED ? "staged" : "idle");
+		if (h->kek_state == CMK_KEK_ROT_STAGED) {
+			printf(",\"kek_new\":");
+			dump_kek_json(&h->kek_new);
+		}
+		printf(",\"dek_rotation\":{\"state\":\"%s\"",
+		       dek_rot_name(h->dek_rot.state));
+		if (h->dek_rot.state != CMK_DEK_ROT_IDLE)
+			printf(",\"extent\":%u,\"watermark\":%" PRIu64
+			       ",\"new_generation\":%u", h->dek_rot.extent,
+			       h->dek_rot.watermark,
+			       h->dek_rot.new_dek.generation);
+		printf("}}\n");
+	} else {
+		printf("device:\t\t%s\n", argv[optind]);
+		if (hdr_path)
+			printf("header file:\t%s (detached)\n", hdr_path);
+		dump_copy_text(&info, 0);
+		dump_copy_text(&info, 1);
+		printf("version:\t%u\n", h->version);
+		printf("features:\tincompat 0x%x, compat 0x%x, ro_compat 0x%x%s\n",
+		       h->incompat, h->compat, h->ro_compat,
+		       h->incompat & CMK_HDR_INCOMPAT_DETACHED ? " (detached)" : "");
+		printf("seqno:\t\t%" PRIu64 "\n", h->seqno);
+		printf("copy size:\t%" PRIu64 " bytes\n", h->copy_size);
+		printf("UUID:\t\t%s\n", uuid);
+		printf("label:\t\t%s\n", h->label);
+		printf("data offset:\t%" PRIu64 " sectors\n", h->data_offset);
+		printf("data length:\t%" PRIu64 " sectors (%" PRIu64 " MiB)\n",
+		       h->data_sectors, h->data_sectors >> 11);
+		printf("data unit:\t%u bytes\n", h->data_unit);
+		printf("extent size:\t%u sectors (%" PRIu64 " KiB)\n",
+		       h->extent_sectors, (uint64_t)h->extent_sectors / 2);
+		printf("extents:\t%u\n", h->extent_count);
+		printf("DEK wrap:\t%s, %d-byte DEKs, generations %u..%u\n",
+		       dek_wrap_name(h->dek_wrap_alg), CMK_DEK_SIZE, gmin, gmax);
+		dump_kek_text("KEK", &h->kek);
+		printf("KEK rotation:\t%s\n",
+		       h->kek_state == CMK_KEK_ROT_STAGED ? "staged" : "idle");
+		if (h->kek_state == CMK_KEK_ROT_STAGED)
+			dump_kek_text("new KEK", &h->kek_new);
+		printf("DEK rotation:\t%s", dek_rot_name(h->dek_rot.state));
+		if (h->dek_rot.state != CMK_DEK_ROT_IDLE)
+			printf(", extent %u, watermark %" PRIu64
+			       ", new generation %u", h->dek_rot.extent,
+			       h->dek_rot.watermark,
+			       h->dek_rot.new_dek.generation);
+		putchar('\n');
+	}
+	ret = EXIT_OK;
+out:
+	cmk_hdr_free(h);
+	close(fd);
+	return ret;
+}
+
+/* ---- validate-kek ---- */
+
+static int cmd_validate_kek(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("validate-kek");
+	struct cmk_kek_check checks[CMK_KEK_CHECKS];
+	struct cmk_vault_error err;
+	struct vault_args va = { 0 };
+	struct cmk_vault *v = NULL;
+	char safe[CMK_HDR_URI_LEN];
+	bool json = false, failed = false;
+	int opt, ret, i;
+
+	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			va.pin_file = optarg;
+			break;
+		case 'a':
+			va.audit_log = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	ret = open_vault(argv[optind], &va, NULL, &v);
+	if (ret)
+		return ret;
+	ret = cmk_vault_validate_kek(v, NULL, NULL, checks, &err);
+	if (ret && !checks[0].name) {
+		/* describe itself failed: the key is missing or unreachable */
+		error("describing the KEK: %s (%s)", err.msg,
+		      cmk_vault_class_name(err.cls));
+		ret = EXIT_VAULT;
+		goto out;
+	}
+	cmk_vault_uri_redact(argv[optind], safe, sizeof(safe));
+	if (json) {
+		printf("{\"kek\":");
+		json_str(safe);
+		printf(",\"checks\":[");
+	} else {
+		printf("KEK: %s\n", safe);
+	}
+	for (i = 0; i < CMK_KEK_CHECKS; i++) {
+		const struct cmk_kek_check *k = &checks[i];
+
+		if (k->result == CMK_KEK_FAIL)
+			failed = true;
+		if (json) {
+			printf("%s{\"name\":\"%s\",\"result\":\"%s\",\"message\":",
+			       i ? "," : "", k->name, kek_result_name(k->result));
+			json_str(k->msg);
+			if (k->result == CMK_KEK_FAIL)
+				printf(",\"class\":\"%s\"",
+				       cmk_vault_class_name(k->cls));
+			putchar('}');
+		} else {
+			printf("  %-4s  %-12s %s\n", kek_result_name(k->result),
+			       k->name, k->msg);
+		}
+	}
+	if (json)
+		printf("],\"result\":\"%s\"}\n", failed ? "fail" : "pass");
+	else
+		printf("result: %s\n", failed ? "FAIL" : "pass");
+	ret = failed ? EXIT_VAULT : EXIT_OK;
+out:
+	cmk_vault_close(v);
+	return ret;
+}
+
+/* ---- header-backup / header-restore ---- */
+
+static int cmd_header_backup(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("header-backup");
+	struct cmk_hdr_read_info info;
+	struct cmk_hdr *h = NULL;
+	const char *why;
+	int fd, opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		return help_or_bad(c, opt, argv);
+	}
+	ret = parse_end(c, argc, argv, 2, 2);
+	if (ret)
+		return ret;
+	ret = open_dev(argv[optind], O_RDONLY, &fd);
+	if (ret)
+		return ret;
+	/* Check (and warn) first, so that the messages are the usual ones. */
+	ret = read_header(argv[optind], fd, &h, &info, false);
+	cmk_hdr_free(h);
+	if (ret)
+		goto out;
+	ret = cmk_hdr_backup(fd, argv[optind + 1], &why);
+	if (ret) {
+		error("backing up the header of %s to %s: %s: %s", argv[optind],
+		      argv[optind + 1], why ? why : "failed", strerror(-ret));
+		ret = EXIT_FAIL;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int cmd_header_restore(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("header-restore");
+	bool force = false;
+	const char *why;
+	int fd, opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hf", longopts, NULL)) != -1) {
+		if (opt == 'f') {
+			force = true;
+			continue;
+		}
+		return help_or_bad(c, opt, argv);
+	}
+	ret = parse_end(c, argc, argv, 2, 2);
+	if (ret)
+		return ret;
+	ret = open_dev(argv[optind], O_RDWR, &fd);
+	if (ret)
+		return ret;
+	ret = cmk_hdr_restore(fd, argv[optind + 1], force, &why);
+	if (ret) {
+		error("restoring the header of %s from %s: %s%s", argv[optind],
+		      argv[optind + 1], why ? why : strerror(-ret),
+		      ret == -ESTALE || ret == -ENOENT || ret == -ENOSPC ?
+		      " (use --force to write it anyway)" : "");
+		if (ret == -ESTALE || ret == -ENOENT || ret == -ENOSPC ||
+		    ret == -ENOMSG || ret == -EBADMSG || ret == -ENODATA ||
+		    ret == -EUCLEAN || ret == -EPROTONOSUPPORT ||
+		    ret == -EOPNOTSUPP || ret == -E2BIG)
+			ret = EXIT_HEADER;
+		else
+			ret = EXIT_FAIL;
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- unlock-check ---- */
+
+static int cmd_unlock_check(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("unlock-check");
+	const char *hdr_path = NULL, *kek = NULL, *src;
+	struct cmk_hdr_read_info info;
+	struct cmk_volume_keys keys = { 0 };
+	struct cmk_volume_error err;
+	struct vault_args va = { 0 };
+	struct cmk_vault *v = NULL;
+	struct cmk_hdr *h = NULL;
+	char uuid[CMK_UUID_STR_LEN];
+	bool json = false;
+	struct timespec t0, t1;
+	int fd, opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hk:j", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'k':
+			kek = optarg;
+			break;
+		case 'p':
+			va.pin_file = optarg;
+			break;
+		case 'a':
+			va.audit_log = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	src = hdr_path ? hdr_path : argv[optind];
+	ret = open_dev(src, O_RDONLY, &fd);
+	if (ret)
+		return ret;
+	ret = read_header(src, fd, &h, &info, false);
+	if (ret)
+		goto out;
+	cmk_uuid_format(h->uuid, uuid);
+	ret = open_vault(kek ? kek : h->kek.uri, &va, uuid, &v);
+	if (ret)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = cmk_volume_unlock(h, v, &keys, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cmk_volume_keys_wipe(&keys);
+	if (ret) {
+		if (err.kind == CMK_VOLUME_FAIL_VAULT)
+			error("unlocking %s: %s (%s)", argv[optind], err.msg,
+			      cmk_vault_class_name(err.vault.cls));
+		else
+			error("unlocking %s: %s", argv[optind], err.msg);
+		ret = vault_exit(&err);
+		goto out;
+	}
+	if (json)
+		printf("{\"uuid\":\"%s\",\"extents\":%u,\"used_copy\":\"%c\","
+		       "\"degraded\":%s,\"vault_calls\":1,\"ms\":%.3f,\"result\":\"ok\"}\n",
+		       uuid, h->extent_count, info.used ? 'B' : 'A',
+		       info.degraded ? "true" : "false",
+		       (t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	else
+		printf("%s: volume key and %u DEKs unwrapped and authenticated (header copy %c)\n",
+		       uuid, h->extent_count, info.used ? 'B' : 'A');
+	ret = EXIT_OK;
+out:
+	cmk_vault_close(v);
+	cmk_hdr_free(h);
+	close(fd);
+	return ret;
+}
+
+/* ---- the table ---- */
+
+static int cmd_help(int argc, char *argv[]);
+
+static const struct command commands[] = {
+	{ "format", cmd_format, "DEVICE --kek URI [OPTIONS]",
+	  "Create a new dm-cmk volume: a random volume key wrapped by the KEK\n"
+	  "(one vault call), a fresh DEK per extent, both header copies written.\n"
+	  "Refuses a device holding a header, filesystem or partition table.",
+	  "  -k, --kek URI           KEK (pkcs11: URI); required\n"
+	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  "  -e, --extent-size SIZE  extent size (bytes, K/M/G suffix; default 64M)\n"
+	  "  -u, --data-unit N       512 or 4096 (default 4096)\n"
+	  "  -l, --label LABEL       volume label\n"
+	  "      --header FILE       detached header: write it to FILE\n"
+	  "  -f, --force             overwrite an existing signature\n"
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "      --progress          show progress even when stderr is no tty\n"
+	  "  -j, --json              print the result as JSON\n" },
+	{ "dump", cmd_dump, "DEVICE [--header FILE] [--json]",
+	  "Show the header without secrets, which copy was used and whether\n"
+	  "the other one is damaged.",
+	  "      --header FILE       detached header file\n"
+	  "  -j, --json              print JSON\n" },
+	{ "validate-kek", cmd_validate_kek, "URI [--pin-file FILE] [--json]",
+	  "Check a key against the KEK requirements, each with pass/warn/fail.",
+	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print JSON\n" },
+	{ "header-backup", cmd_header_backup, "DEVICE FILE",
+	  "Save the device's header to a new file (mode 0600).", NULL },
+	{ "header-restore", cmd_header_restore, "DEVICE FILE [--force]",
+	  "Write a backed-up header to the device; refuses another volume\n"
+	  "or geometry unless forced.",
+	  "  -f, --force             write even if the header does not match\n" },
+	{ "unlock-check", cmd_unlock_check, "DEVICE [OPTIONS]",
+	  "Unwrap the volume key (one vault call) and every DEK in locked\n"
+	  "memory to prove the header intact and the KEK right; wipe them.",
+	  "      --header FILE       detached header file\n"
+	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
+	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print JSON\n" },
+	{ "help", cmd_help, "[COMMAND]", "Show help.", NULL },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: %s COMMAND [ARGS...]\n\nCommands:\n", progname);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].args);
+	fprintf(f, "\nRun '%s COMMAND --help' for details; see cmkctl(8).\n"
+		"Exit codes: 0 ok, 1 usage, 2 failure, 3 vault or KEK, 4 header,\n"
+		"5 refused (use --force).\n", progname);
+}
+
+static int cmd_help(int argc, char *argv[])
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return usage_error("help", "help: unknown command '%s'", argv[1]);
+	command_usage(stdout, c);
+	return EXIT_OK;
+}
+
+int main(int argc, char *argv[])
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		error("no command given");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		error("unknown command '%s'", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	umask(077);
+	opterr = 0;
+	return c->func(argc - 1, argv + 1);
+}

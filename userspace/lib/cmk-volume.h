@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libcmk volumes: the operations cmkctl and cmkd build on, above the header
+ * codec (cmk-hdr.h) and the vaults (cmk-vault.h).
+ *
+ *   cmk_volume_probe()   is there a header, a filesystem or a partition
+ *                        table at the start of a device?
+ *   cmk_volume_format()  new volume key, wrapped by the KEK in ONE vault
+ *                        call; fresh DEKs wrapped locally; header written
+ *   cmk_volume_unlock()  ONE vault call to unwrap the volume key, then every
+ *                        DEK locally, into one mlocked buffer
+ *
+ * Failures are classified in struct cmk_volume_error so that a program can
+ * map them to exit codes; no message ever holds key bytes or a PIN.
+ */
+#ifndef CMK_VOLUME_H
+#define CMK_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmk-hdr.h"
+#include "cmk-vault.h"
+
+/* Text form of a UUID, with the NUL. */
+#define CMK_UUID_STR_LEN	37
+
+/**
+ * enum cmk_volume_fail - what kind of failure a volume operation had
+ * @CMK_VOLUME_FAIL_NONE: none
+ * @CMK_VOLUME_FAIL_SYSTEM: I/O, memory, bad argument
+ * @CMK_VOLUME_FAIL_VAULT: the vault refused or could not be reached;
+ *	@vault in struct cmk_volume_error says why
+ * @CMK_VOLUME_FAIL_HEADER: the header is invalid or does not authenticate
+ *	(a DEK entry, extent index or generation was altered, or the KEK
+ *	unwrapped a volume key that is not this volume's)
+ */
+enum cmk_volume_fail {
+	CMK_VOLUME_FAIL_NONE = 0,
+	CMK_VOLUME_FAIL_SYSTEM,
+	CMK_VOLUME_FAIL_VAULT,
+	CMK_VOLUME_FAIL_HEADER,
+};
+
+/**
+ * struct cmk_volume_error - why a volume operation failed
+ * @kind: the class of failure
+ * @vault: the vault's error when @kind is CMK_VOLUME_FAIL_VAULT
+ * @extent: the extent concerned, -1 if none
+ * @msg: human-readable, no secrets
+ */
+struct cmk_volume_error {
+	enum cmk_volume_fail kind;
+	struct cmk_vault_error vault;
+	int64_t extent;
+	char msg[CMK_VAULT_MSG_MAX];
+};
+
+/**
+ * struct cmk_volume_keys - unwrapped DEKs of a volume, in locked memory
+ * @count: number of extents
+ * @deks: @count * CMK_DEK_SIZE bytes from cmk_secure_alloc(); extent i's
+ *	DEK at @deks + i * CMK_DEK_SIZE
+ */
+struct cmk_volume_keys {
+	uint32_t count;
+	uint8_t *deks;
+};
+
+/* Called every so many extents during long work; @done of @total. */
+typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
+				       void *arg);
+
+/* cmk-volume.c */
+void cmk_uuid_format(const uint8_t *uuid, char buf[CMK_UUID_STR_LEN]);
+int cmk_dev_size(int fd, uint64_t *bytes);
+int cmk_volume_probe(int fd, char *what, size_t size);
+int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
+		      cmk_volume_progress_fn progress, void *arg,
+		      struct cmk_volume_error *err);
+int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
+		      struct cmk_volume_keys *keys,
+		      struct cmk_volume_error *err);
+void cmk_volume_keys_wipe(struct cmk_volume_keys *keys);
+
+#endif /* CMK_VOLUME_H */
