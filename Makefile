@@ -24,6 +24,7 @@ LIB_SRCS    := $(wildcard userspace/lib/*.c)
 LIB_OBJS    := $(patsubst %.c,build/%.o,$(LIB_SRCS))
 LIB         := build/userspace/libcmk.a
 HOST_TESTS  := $(patsubst tests/host/%.c,build/tests/host/%,$(wildcard tests/host/*.c))
+GUEST_TESTS := $(patsubst tests/kernel/%.c,build/tests/%,$(wildcard tests/kernel/*.c))
 
 .PHONY: all module modules-all lib tests lint check deps clean
 
@@ -39,7 +40,7 @@ modules-all:
 $(KSRC)/.extracted:
 	scripts/ksrc.sh $(KSRC)
 
-tests: modules-all build/tests/cmk_io_test $(HOST_TESTS)
+tests: modules-all $(GUEST_TESTS) $(HOST_TESTS)
 
 lib: $(LIB)
 
@@ -54,10 +55,11 @@ build/tests/host/%: tests/host/%.c $(LIB) $(KSRC)/.extracted $(wildcard userspac
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto
 
-build/tests/cmk_io_test: tests/kernel/cmk_io_test.c $(wildcard tests/kernel/*.h) \
-		include/dm-cmk-abi.h $(KSRC)/.extracted
+# Guest-side C tests (run in QEMU by tests/kernel/run-tests.sh).
+build/tests/%: tests/kernel/%.c $(wildcard tests/kernel/*.h) $(LIB) \
+		$(wildcard userspace/lib/*.h include/*.h) $(KSRC)/.extracted
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< -lcrypto -lkeyutils
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto -lkeyutils -ldevmapper
 
 lint:
 	scripts/lint.sh

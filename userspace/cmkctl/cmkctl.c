@@ -228,12 +228,20 @@ static int open_vault(const char *uri, const struct vault_args *va,
 	return EXIT_OK;
 }
 
+/* Open a device or file; a block device opened to write is opened O_EXCL. */
 static int open_dev(const char *path, int flags, int *fdp)
 {
-	int fd = open(path, flags | O_CLOEXEC);
+	struct stat st;
+	int fd;
 
+	if ((flags & O_ACCMODE) == O_RDWR && !stat(path, &st) &&
+	    S_ISBLK(st.st_mode))
+		flags |= O_EXCL;
+	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
-		error("opening %s: %s", path, strerror(errno));
+		error("opening %s: %s", path, errno == EBUSY ?
+		      "device in use (mounted, mapped or held open)" :
+		      strerror(errno));
 		return EXIT_FAIL;
 	}
 	*fdp = fd;

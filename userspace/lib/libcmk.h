@@ -78,5 +78,6 @@ void cmk_xts_tweak(uint64_t sector, uint8_t iv[16]);
 /* The on-disk header, DEK wrap and secure buffers; the vault backends. */
 #include "cmk-hdr.h"
 #include "cmk-vault.h"
+#include "cmk-dm.h"
 
 #endif /* LIBCMK_H */

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libcmk: DEKs into the kernel keyring, cmk mappings through libdevmapper.
+ * Link with -lkeyutils -ldevmapper.
+ */
+#ifndef CMK_DM_H
+#define CMK_DM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cmk_table;
+struct cmk_status;
+
+int cmk_keyring_add_deks(const char *prefix, const uint8_t *deks, uint32_t n,
+			 int32_t keyring);
+uint32_t cmk_keyring_drop_deks(const char *prefix, uint32_t n, int32_t keyring);
+
+int cmk_dm_create(const char *name, const char *dm_uuid, uint64_t len,
+		  const struct cmk_table *t, bool read_only);
+int cmk_dm_remove(const char *name, bool deferred);
+int cmk_dm_exists(const char *name, int32_t *open_count);
+int cmk_dm_status(const char *name, struct cmk_status *st);
+int cmk_dm_table(const char *name, struct cmk_table *t, uint64_t *len);
+int cmk_dm_message(const char *name, const char *msg);
+int cmk_dm_suspend(const char *name, bool suspend);
+
+#endif /* CMK_DM_H */
