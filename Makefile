@@ -83,7 +83,7 @@ cmkctl: $(CMKCTL)
 
 $(CMKCTL): $(wildcard userspace/cmkctl/*.c) $(LIB) $(wildcard userspace/lib/*.h include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $(filter %.c,$^) $(LIB) -lcrypto -lkeyutils
+	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $(filter %.c,$^) $(LIB) -lcrypto -lkeyutils -ldevmapper
 
 build/tests/host/cmkctl_test: tests/host/cmkctl_test.sh $(CMKCTL)
 	@mkdir -p $(@D)

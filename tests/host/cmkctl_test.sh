@@ -5,7 +5,9 @@
 # (scripts/cmk-vault-softhsm) with sparse files as devices.  TAP output;
 # exit 0 pass, 1 fail, 4 skip (SoftHSM2 or pkcs11-tool missing).
 #
-# Covers: per-command noargs / bad-args / --help (keyutils style); format
+# Covers: per-command noargs / bad-args / --help (keyutils style), including
+# the device-mapper commands (which run in the guest: tests/kernel/cmkctl_vm.sh);
+# format
 # and its refusals (cmk header, ext4) with and without --force; dump without
 # key bytes; exactly one vault unwrap to unlock 1 and 4096 extents (audit
 # log); wrong KEK changes nothing; a damaged copy A falls back to copy B;
@@ -40,9 +42,9 @@ T=$(mktemp -d /tmp/cmkctl_test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
 umask 077
 
-COMMANDS="format dump validate-kek header-backup header-restore unlock-check"
-# 3 per command, plus the rest.
-PLAN=$((3 * 6 + 47))
+COMMANDS="format dump validate-kek header-backup header-restore unlock-check open close recovery-table"
+# 3 per command, 3 for status (which takes no argument), plus the rest.
+PLAN=$((3 * 9 + 3 + 49))
 echo "1..$PLAN"
 
 n=0
@@ -137,6 +139,21 @@ for c in $COMMANDS; do
 		'[ $rc = 1 ] && err_has "^error: .*--no-such-option"'
 done
 
+# status lists every mapping without an argument: check too many instead.
+run status --help
+check "status --help: exit 0 with usage" \
+	'[ $rc = 0 ] && out_has "^Usage: cmkctl status "'
+run status a b
+check "status with two names: exit 1 with an error" \
+	'[ $rc = 1 ] && err_has "^error: "'
+run status --no-such-option x
+check "status bad-args: exit 1, names the option" \
+	'[ $rc = 1 ] && err_has "^error: .*--no-such-option"'
+run open "$T" "bad/name"
+check "open with a bad mapping name: usage error" '[ $rc = 1 ]'
+run recovery-table "$T" --pin-file "$T/x"
+check "recovery-table --pin-file without --load-keys: usage error" '[ $rc = 1 ]'
+
 run
 check "no command: exit 1" '[ $rc = 1 ]'
 run frobnicate
@@ -144,7 +161,7 @@ check "unknown command: exit 1 with an error" \
 	'[ $rc = 1 ] && err_has "^error: unknown command .frobnicate."'
 run --help
 check "--help lists every command" \
-	'[ $rc = 0 ] && [ "$(grep -cE "^  (format|dump|validate-kek|header-backup|header-restore|unlock-check) " "$T/out")" = 6 ]'
+	'[ $rc = 0 ] && [ "$(grep -cE "^  (format|dump|validate-kek|header-backup|header-restore|unlock-check|open|close|status|recovery-table) " "$T/out")" = 10 ]'
 run format "$T/x" --kek pkcs11:token=x --data-unit 1024
 check "format --data-unit 1024: usage error" '[ $rc = 1 ]'
 run format "$T/x" --kek pkcs11:token=x --extent-size 3000

@@ -14,7 +14,7 @@ out=${1:?usage: $0 OUTDIR [TEST...]}
 shift
 mkdir -p "$out"
 
-ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease discard fio_verify doc_examples module_reload"
+ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease discard fio_verify doc_examples cmkctl_vm module_reload"
 tests=${*:-$ALL}
 
 # Process substitution needs /dev/fd, which only udev or systemd make.

@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <keyutils.h>
 
 #include "libcmk.h"
 #include "cmk-volume.h"
@@ -999,6 +1002,570 @@ out:
 	return ret;
 }
 
+/* ---- device-mapper: open, close, status, recovery-table ---- */
+
+/*
+ * The data device of a table: its major:minor, so that the table does not
+ * depend on a path; a block device is required.
+ */
+static int data_dev(const char *path, char *buf, size_t size)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		error("opening %s: %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		error("mapping %s: not a block device (attach a file with losetup first)",
+		      path);
+		return EXIT_FAIL;
+	}
+	snprintf(buf, size, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	return EXIT_OK;
+}
+
+/* A dm name: not empty, shorter than 128 bytes, no '/', printable. */
+static bool dm_name_ok(const char *name)
+{
+	const char *p;
+
+	if (!name[0] || strlen(name) >= CMK_DM_NAME_MAX || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return false;
+	for (p = name; *p; p++)
+		if (*p == '/' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Read the header of DEVICE or of --header FILE, read-only. */
+static int load_header(const char *dev, const char *hdr_path,
+		       struct cmk_hdr **hp, struct cmk_hdr_read_info *info)
+{
+	const char *src = hdr_path ? hdr_path : dev;
+	int fd, ret;
+
+	ret = open_dev(src, O_RDONLY, &fd);
+	if (ret)
+		return ret;
+	ret = read_header(src, fd, hp, info, false);
+	close(fd);
+	return ret;
+}
+
+/* Unlock a volume: one vault call; errors printed, exit code returned. */
+static int unlock_volume(const char *dev, const struct cmk_hdr *h,
+			 const char *kek, const struct vault_args *va,
+			 struct cmk_volume_keys *keys)
+{
+	struct cmk_volume_error err;
+	struct cmk_vault *v = NULL;
+	char uuid[CMK_UUID_STR_LEN];
+	int ret;
+
+	cmk_uuid_format(h->uuid, uuid);
+	ret = open_vault(kek ? kek : h->kek.uri, va, uuid, &v);
+	if (ret)
+		return ret;
+	ret = cmk_volume_unlock(h, v, keys, &err);
+	cmk_vault_close(v);
+	if (!ret)
+		return EXIT_OK;
+	if (err.kind == CMK_VOLUME_FAIL_VAULT)
+		error("unlocking %s: %s (%s)", dev, err.msg,
+		      cmk_vault_class_name(err.vault.cls));
+	else
+		error("unlocking %s: %s", dev, err.msg);
+	return vault_exit(&err);
+}
+
+static int cmd_open(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("open");
+	const char *hdr_path = NULL, *kek = NULL, *dev, *name;
+	struct cmk_hdr_read_info info;
+	struct cmk_volume_keys keys = { 0 };
+	struct cmk_volume_error err;
+	struct vault_args va = { 0 };
+	struct cmk_hdr *h = NULL;
+	char uuid[CMK_UUID_STR_LEN], dm_uuid[CMK_VOLUME_DM_UUID_LEN];
+	char devno[32], other[CMK_DM_NAME_MAX];
+	bool json = false, ro = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hk:rj", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'k':
+			kek = optarg;
+			break;
+		case 'p':
+			va.pin_file = optarg;
+			break;
+		case 'r':
+			ro = true;
+			break;
+		case 'a':
+			va.audit_log = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 2, 2);
+	if (ret)
+		return ret;
+	dev = argv[optind];
+	name = argv[optind + 1];
+	if (!dm_name_ok(name))
+		return usage_error(c->name, "open: '%s': not a valid mapping name",
+				   name);
+	ret = data_dev(dev, devno, sizeof(devno));
+	if (ret)
+		return ret;
+	/* Refuse early, before any vault call. */
+	ret = cmk_dm_exists(name, NULL);
+	if (ret < 0) {
+		error("opening %s: device-mapper is not available: %s", dev,
+		      strerror(-ret));
+		return EXIT_FAIL;
+	}
+	if (ret) {
+		error("opening %s as %s: a device-mapper device %s already exists",
+		      dev, name, name);
+		return EXIT_FAIL;
+	}
+	ret = load_header(dev, hdr_path, &h, &info);
+	if (ret)
+		goto out;
+	cmk_uuid_format(h->uuid, uuid);
+	cmk_volume_dm_uuid(h, dm_uuid);
+	ret = cmk_volume_find_dm_uuid(dm_uuid, other, sizeof(other));
+	if (ret) {
+		if (ret > 0)
+			error("opening %s as %s: volume %s is already open as %s",
+			      dev, name, uuid, other);
+		else
+			error("opening %s: looking for dm uuid %s: %s", dev,
+			      dm_uuid, strerror(-ret));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = unlock_volume(dev, h, kek, &va, &keys);
+	if (ret)
+		goto out;
+	ret = cmk_volume_activate(h, &keys, devno, name, ro, &err);
+	cmk_volume_keys_wipe(&keys);
+	if (ret) {
+		error("opening %s as %s: %s", dev, name, err.msg);
+		ret = err.kind == CMK_VOLUME_FAIL_HEADER ? EXIT_HEADER : EXIT_FAIL;
+		goto out;
+	}
+	if (json)
+		printf("{\"name\":\"%s\",\"device\":\"%s\",\"uuid\":\"%s\","
+		       "\"dm_uuid\":\"%s\",\"extents\":%u,\"sectors\":%" PRIu64
+		       ",\"read_only\":%s,\"used_copy\":\"%c\",\"degraded\":%s,"
+		       "\"vault_calls\":1}\n", name, devno, uuid, dm_uuid,
+		       h->extent_count, h->data_sectors, ro ? "true" : "false",
+		       info.used ? 'B' : 'A', info.degraded ? "true" : "false");
+	else
+		printf("%s: opened as %s (%u extents, %" PRIu64 " MiB%s)\n",
+		       uuid, name, h->extent_count, h->data_sectors >> 11,
+		       ro ? ", read-only" : "");
+	ret = EXIT_OK;
+out:
+	cmk_volume_keys_wipe(&keys);
+	cmk_hdr_free(h);
+	return ret;
+}
+
+/* A cmk mapping's status; errors printed, exit code returned. */
+static int mapping_status(const char *cmd, const char *name,
+			  struct cmk_status *st)
+{
+	int ret = cmk_dm_status(name, st);
+
+	if (!ret)
+		return EXIT_OK;
+	if (ret == -ENXIO)
+		error("%s %s: no such mapping", cmd, name);
+	else if (ret == -EMEDIUMTYPE)
+		error("%s %s: not a cmk mapping", cmd, name);
+	else
+		error("%s %s: reading its status: %s", cmd, name,
+		      strerror(-ret));
+	return EXIT_FAIL;
+}
+
+static int cmd_close(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "deferred", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("close");
+	struct cmk_status st;
+	const char *name;
+	int32_t open_count = 0;
+	bool deferred = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hd", longopts, NULL)) != -1) {
+		if (opt == 'd') {
+			deferred = true;
+			continue;
+		}
+		return help_or_bad(c, opt, argv);
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	name = argv[optind];
+	ret = mapping_status("closing", name, &st);
+	if (ret)
+		return ret;
+	ret = cmk_dm_exists(name, &open_count);
+	if (ret <= 0) {
+		error("closing %s: %s", name, ret ? strerror(-ret) :
+		      "no such mapping");
+		return EXIT_FAIL;
+	}
+	if (open_count && !deferred) {
+		error("closing %s: in use (mounted or held open by %d); unmount it first or use --deferred",
+		      name, open_count);
+		return EXIT_FAIL;
+	}
+	/* The keys leave the kernel now, even if removal waits. */
+	ret = cmk_dm_message(name, "key wipe");
+	if (ret) {
+		error("closing %s: the target refused \"key wipe\": %s", name,
+		      strerror(-ret));
+		return EXIT_FAIL;
+	}
+	ret = cmk_dm_remove(name, deferred && open_count);
+	if (ret) {
+		error("closing %s: keys wiped, but removing the mapping failed: %s",
+		      name, ret == -EBUSY || ret == -EIO ?
+		      "in use (mounted or held open)" : strerror(-ret));
+		return EXIT_FAIL;
+	}
+	if (deferred && open_count)
+		printf("%s: keys wiped; removal deferred until it is closed\n",
+		       name);
+	return EXIT_OK;
+}
+
+static void status_lease_json(int64_t lease)
+{
+	if (lease == CMK_LEASE_NONE)
+		printf("null");
+	else if (lease == CMK_LEASE_INFINITE)
+		printf("\"inf\"");
+	else
+		printf("%" PRId64, lease);
+}
+
+static const char *status_lease_text(int64_t lease, char *buf, size_t size)
+{
+	if (lease == CMK_LEASE_NONE)
+		return "-";
+	if (lease == CMK_LEASE_INFINITE)
+		return "inf";
+	snprintf(buf, size, "%" PRId64, lease);
+	return buf;
+}
+
+static void status_json(const struct cmk_mapping *m,
+			const struct cmk_status *st)
+{
+	printf("{\"name\":");
+	json_str(m->name);
+	printf(",\"dm_uuid\":");
+	json_str(m->dm_uuid);
+	printf(",\"uuid\":");
+	if (!strncmp(m->dm_uuid, "CMK-", 4))
+		json_str(m->dm_uuid + 4);
+	else
+		printf("null");
+	printf(",\"state\":\"%s\",\"extents\":%u,\"keyed\":%u,\"lease\":",
+	       st->available ? CMK_STATE_AVAILABLE : CMK_STATE_INACCESSIBLE,
+	       st->extents, st->keyed);
+	status_lease_json(st->lease_left);
+	printf(",\"io_errors\":%" PRIu64 ",\"reason\":", st->io_errors);
+	if (st->available)
+		printf("null");
+	else
+		json_str(st->reason);
+	printf(",\"open_count\":%d,\"read_only\":%s", m->open_count,
+	       m->read_only ? "true" : "false");
+}
+
+static int cmd_status(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("status");
+	struct cmk_mapping *list = NULL, one;
+	struct cmk_status st;
+	struct cmk_table *t = NULL;
+	uint64_t len = 0;
+	size_t n = 0, i, shown = 0;
+	bool json = false;
+	char lease[24];
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
+		if (opt == 'j') {
+			json = true;
+			continue;
+		}
+		return help_or_bad(c, opt, argv);
+	}
+	ret = parse_end(c, argc, argv, 0, 1);
+	if (ret)
+		return ret;
+
+	if (optind < argc) {
+		const char *name = argv[optind];
+
+		ret = mapping_status("status", name, &st);
+		if (ret)
+			return ret;
+		ret = cmk_volume_mappings(&list, &n);
+		if (ret) {
+			error("status %s: listing device-mapper devices: %s",
+			      name, strerror(-ret));
+			return EXIT_FAIL;
+		}
+		memset(&one, 0, sizeof(one));
+		for (i = 0; i < n; i++)
+			if (!strcmp(list[i].name, name))
+				one = list[i];
+		free(list);
+		snprintf(one.name, sizeof(one.name), "%s", name);
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			error("status %s: out of memory", name);
+			return EXIT_FAIL;
+		}
+		ret = cmk_dm_table(name, t, &len);
+		if (ret) {
+			error("status %s: reading its table: %s", name,
+			      strerror(-ret));
+			free(t);
+			return EXIT_FAIL;
+		}
+		if (json) {
+			status_json(&one, &st);
+			printf(",\"table\":{\"device\":");
+			json_str(t->dev);
+			printf(",\"sectors\":%" PRIu64 ",\"offset\":%" PRIu64
+			       ",\"extent_sectors\":%u,\"data_unit\":%u,\"key_prefix\":",
+			       len, t->offset, t->extent_sectors, t->sector_size);
+			json_str(t->key_prefix);
+			printf(",\"allow_discards\":%s,\"lease_key\":",
+			       t->allow_discards ? "true" : "false");
+			if (t->lease[0])
+				json_str(t->lease);
+			else
+				printf("null");
+			printf("}}\n");
+		} else {
+			printf("name:\t\t%s\n", name);
+			printf("dm uuid:\t%s\n", one.dm_uuid[0] ? one.dm_uuid : "-");
+			printf("state:\t\t%s%s%s\n", st.available ?
+			       CMK_STATE_AVAILABLE : CMK_STATE_INACCESSIBLE,
+			       st.available ? "" : ", ",
+			       st.available ? "" : st.reason);
+			printf("extents:\t%u, %u keyed\n", st.extents, st.keyed);
+			printf("lease:\t\t%s\n", status_lease_text(st.lease_left,
+				lease, sizeof(lease)));
+			printf("I/O errors:\t%" PRIu64 "\n", st.io_errors);
+			printf("open count:\t%d%s\n", one.open_count,
+			       one.read_only ? " (read-only)" : "");
+			printf("device:\t\t%s\n", t->dev);
+			printf("length:\t\t%" PRIu64 " sectors (%" PRIu64 " MiB)\n",
+			       len, len >> 11);
+			printf("data offset:\t%" PRIu64 " sectors\n", t->offset);
+			printf("extent size:\t%u sectors\n", t->extent_sectors);
+			printf("data unit:\t%u bytes\n", t->sector_size);
+			printf("key prefix:\t%s\n", t->key_prefix);
+			printf("discards:\t%s\n", t->allow_discards ? "passed down" : "no");
+			printf("lease key:\t%s\n", t->lease[0] ? t->lease : "-");
+		}
+		free(t);
+		return EXIT_OK;
+	}
+
+	ret = cmk_volume_mappings(&list, &n);
+	if (ret) {
+		error("status: listing device-mapper devices: %s",
+		      ret == -ENODEV ? "device-mapper is not available" :
+		      strerror(-ret));
+		return EXIT_FAIL;
+	}
+	if (json)
+		printf("{\"mappings\":[");
+	else if (n)
+		printf("%-20s %-12s %7s %5s %5s %9s %-17s %s\n", "NAME", "STATE",
+		       "EXTENTS", "KEYED", "LEASE", "IO_ERRORS", "REASON",
+		       "DM_UUID");
+	for (i = 0; i < n; i++) {
+		/* A mapping removed meanwhile is skipped. */
+		if (cmk_dm_status(list[i].name, &st))
+			continue;
+		if (json) {
+			printf("%s", shown++ ? "," : "");
+			status_json(&list[i], &st);
+			putchar('}');
+		} else {
+			printf("%-20s %-12s %7u %5u %5s %9" PRIu64 " %-17s %s\n",
+			       list[i].name, st.available ? CMK_STATE_AVAILABLE :
+			       CMK_STATE_INACCESSIBLE, st.extents, st.keyed,
+			       status_lease_text(st.lease_left, lease,
+						 sizeof(lease)),
+			       st.io_errors, st.available ? "-" : st.reason,
+			       list[i].dm_uuid[0] ? list[i].dm_uuid : "-");
+		}
+	}
+	if (json)
+		printf("]}\n");
+	free(list);
+	return EXIT_OK;
+}
+
+static int cmd_recovery_table(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "load-keys", no_argument, NULL, 'L' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "keyring", required_argument, NULL, 'K' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("recovery-table");
+	const char *hdr_path = NULL, *kek = NULL, *dev, *ring_name = NULL;
+	struct cmk_hdr_read_info info;
+	struct cmk_volume_keys keys = { 0 };
+	struct vault_args va = { 0 };
+	struct cmk_hdr *h = NULL;
+	char prefix[CMK_VOLUME_PREFIX_LEN], devno[32];
+	int32_t ring = KEY_SPEC_SESSION_KEYRING;
+	bool load = false;
+	uint64_t first, len;
+	uint32_t i;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hk:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'L':
+			load = true;
+			break;
+		case 'k':
+			kek = optarg;
+			break;
+		case 'p':
+			va.pin_file = optarg;
+			break;
+		case 'K':
+			ring_name = optarg;
+			if (!strcmp(optarg, "session"))
+				ring = KEY_SPEC_SESSION_KEYRING;
+			else if (!strcmp(optarg, "user"))
+				ring = KEY_SPEC_USER_KEYRING;
+			else
+				return usage_error(c->name,
+						   "recovery-table: --keyring %s: must be session or user",
+						   optarg);
+			break;
+		case 'a':
+			va.audit_log = optarg;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	if (!load && (kek || va.pin_file || va.audit_log || ring_name))
+		return usage_error(c->name,
+				   "recovery-table: --kek, --pin-file, --keyring and --audit-log need --load-keys");
+	dev = argv[optind];
+	ret = data_dev(dev, devno, sizeof(devno));
+	if (ret)
+		return ret;
+	ret = load_header(dev, hdr_path, &h, &info);
+	if (ret)
+		goto out;
+	cmk_volume_key_prefix(h, prefix);
+	if (load) {
+		ret = unlock_volume(dev, h, kek, &va, &keys);
+		if (ret)
+			goto out;
+		ret = cmk_keyring_add_deks(prefix, keys.deks, keys.count, ring);
+		cmk_volume_keys_wipe(&keys);
+		if (ret) {
+			error("recovery-table %s: adding the DEKs to the %s keyring: %s",
+			      dev, ring_name ? ring_name : "session",
+			      strerror(-ret));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		fprintf(stderr, "%s: %u logon keys %s0..%u added to the %s keyring; invalidate them once the table is loaded\n",
+			dev, h->extent_count, prefix, h->extent_count - 1,
+			ring_name ? ring_name : "session");
+	}
+	/*
+	 * One dm-crypt target per extent: extent i's key, iv_offset = its
+	 * first sector (the XTS tweak counts from the start of the volume),
+	 * the same sectors of the device.
+	 */
+	for (i = 0; i < h->extent_count; i++) {
+		first = (uint64_t)i * h->extent_sectors;
+		len = h->data_sectors - first;
+		if (len > h->extent_sectors)
+			len = h->extent_sectors;
+		printf("%" PRIu64 " %" PRIu64 " crypt aes-xts-plain64 :%d:logon:%s%u %"
+		       PRIu64 " %s %" PRIu64, first, len, CMK_DEK_SIZE, prefix, i,
+		       first, devno, h->data_offset + first);
+		if (h->data_unit != 512)
+			printf(" 1 sector_size:%u", h->data_unit);
+		putchar('\n');
+	}
+	ret = EXIT_OK;
+out:
+	cmk_volume_keys_wipe(&keys);
+	cmk_hdr_free(h);
+	return ret;
+}
+
 /* ---- the table ---- */
 
 static int cmd_help(int argc, char *argv[]);
@@ -1042,6 +1609,37 @@ static const struct command commands[] = {
 	  "      --pin-file FILE     read the token PIN from FILE\n"
 	  "      --audit-log FILE    append vault audit records to FILE\n"
 	  "  -j, --json              print JSON\n" },
+	{ "open", cmd_open, "DEVICE NAME [OPTIONS]",
+	  "Unlock a volume (one vault call) and create its cmk mapping NAME\n"
+	  "(/dev/mapper/NAME, dm uuid CMK-<uuid>).  The DEKs pass through the\n"
+	  "kernel keyring of cmkctl's own thread and are dropped from it at once.",
+	  "      --header FILE       detached header file\n"
+	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
+	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  "  -r, --read-only         create a read-only mapping\n"
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print the result as JSON\n" },
+	{ "close", cmd_close, "NAME [--deferred]",
+	  "Wipe the keys of cmk mapping NAME in the kernel, then remove it.\n"
+	  "Refuses a mapping in use unless --deferred.",
+	  "      --deferred          if in use, wipe the keys now (I/O fails from\n"
+	  "                          then on) and remove it once the last user\n"
+	  "                          closes it\n" },
+	{ "status", cmd_status, "[NAME] [--json]",
+	  "Show every cmk mapping (state, extents, keyed, lease, I/O errors,\n"
+	  "reason, dm uuid), or one with its table (key prefix, no key bytes).",
+	  "  -j, --json              print JSON\n" },
+	{ "recovery-table", cmd_recovery_table, "DEVICE [OPTIONS]",
+	  "Print a stock dm-crypt table stack reading the volume without dm-cmk\n"
+	  "(one aes-xts-plain64 target per extent), for 'dmsetup create NAME\n"
+	  "--readonly'.  With --load-keys, first unwrap the DEKs (one vault\n"
+	  "call) and add them as logon keys to a keyring the table can use.",
+	  "      --header FILE       detached header file\n"
+	  "      --load-keys         unwrap the DEKs and add them to the keyring\n"
+	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
+	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  "      --keyring RING      session (default) or user\n"
+	  "      --audit-log FILE    append vault audit records to FILE\n" },
 	{ "help", cmd_help, "[COMMAND]", "Show help.", NULL },
 };
 

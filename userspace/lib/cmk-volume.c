@@ -22,6 +22,9 @@
 
 #include <linux/fs.h>
 
+#include <keyutils.h>
+#include <libdevmapper.h>
+
 #include "cmk-volume.h"
 
 /* Report progress every this many extents. */
@@ -378,4 +381,281 @@ void cmk_volume_keys_wipe(struct cmk_volume_keys *keys)
 	cmk_secure_free(keys->deks);
 	keys->deks = NULL;
 	keys->count = 0;
+}
+
+/**
+ * cmk_volume_key_prefix() - key prefix of a volume's DEKs, "cmk:<uuid>:"
+ * @h: the volume's header
+ * @buf: output
+ */
+void cmk_volume_key_prefix(const struct cmk_hdr *h,
+			   char buf[CMK_VOLUME_PREFIX_LEN])
+{
+	char uuid[CMK_UUID_STR_LEN];
+
+	cmk_uuid_format(h->uuid, uuid);
+	snprintf(buf, CMK_VOLUME_PREFIX_LEN, "cmk:%s:", uuid);
+}
+
+/**
+ * cmk_volume_dm_uuid() - dm uuid of a volume's mapping, "CMK-<uuid>"
+ * @h: the volume's header
+ * @buf: output
+ */
+void cmk_volume_dm_uuid(const struct cmk_hdr *h,
+			char buf[CMK_VOLUME_DM_UUID_LEN])
+{
+	char uuid[CMK_UUID_STR_LEN];
+
+	cmk_uuid_format(h->uuid, uuid);
+	snprintf(buf, CMK_VOLUME_DM_UUID_LEN, "CMK-%s", uuid);
+}
+
+/**
+ * cmk_volume_table() - the cmk table of a volume
+ * @h: the volume's header
+ * @dev: the data device (a path or major:minor)
+ * @t: filled in: data offset, extent size and data unit from the header
+ *	(the data offset is 0 with a detached header), key prefix
+ *	"cmk:<uuid>:", no lease, no discards
+ *
+ * Return: 0, or -ENAMETOOLONG.
+ */
+int cmk_volume_table(const struct cmk_hdr *h, const char *dev,
+		     struct cmk_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (strlen(dev) >= sizeof(t->dev))
+		return -ENAMETOOLONG;
+	strcpy(t->dev, dev);
+	t->offset = h->data_offset;
+	t->extent_sectors = h->extent_sectors;
+	t->sector_size = h->data_unit;
+	cmk_volume_key_prefix(h, t->key_prefix);
+	return 0;
+}
+
+/**
+ * cmk_volume_activate() - create the cmk mapping of an unlocked volume
+ * @h: the volume's header
+ * @keys: its DEKs, from cmk_volume_unlock()
+ * @dev: the data device (a path or major:minor)
+ * @name: dm name of the new mapping
+ * @read_only: create it read-only
+ * @err: why it failed
+ *
+ * The DEKs become logon keys "cmk:<uuid>:<i>" in the calling thread's
+ * keyring, which no other process can search; the kernel's request_key()
+ * at table load runs in this thread and finds them there.  Once the table
+ * is loaded (or refused) they are invalidated, so they stay in the kernel
+ * only inside the target.  The mapping gets the dm uuid "CMK-<uuid>" and
+ * the header's data length.
+ *
+ * Return: 0, -EEXIST (@name exists), -EBUSY (the volume is already
+ * mapped), -EINVAL (a table the kernel would refuse), -EIO (the kernel
+ * refused it; the reason is in its log) or another negative errno.
+ */
+int cmk_volume_activate(const struct cmk_hdr *h,
+			const struct cmk_volume_keys *keys, const char *dev,
+			const char *name, bool read_only,
+			struct cmk_volume_error *err)
+{
+	char dm_uuid[CMK_VOLUME_DM_UUID_LEN], other[CMK_DM_NAME_MAX];
+	struct cmk_table *t;
+	const char *why;
+	int ret;
+
+	cmk_volume_err_init(err);
+	if (keys->count != h->extent_count || !keys->deks)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
+				       "the keys are not this volume's");
+	ret = cmk_dm_exists(name, NULL);
+	if (ret < 0)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "device-mapper is not available: %s",
+				       strerror(-ret));
+	if (ret)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EEXIST,
+				       "a device-mapper device named %s already exists",
+				       name);
+	cmk_volume_dm_uuid(h, dm_uuid);
+	ret = cmk_volume_find_dm_uuid(dm_uuid, other, sizeof(other));
+	if (ret < 0)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "looking for dm uuid %s: %s", dm_uuid,
+				       strerror(-ret));
+	if (ret)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EBUSY,
+				       "the volume is already open as %s", other);
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
+				       "out of memory");
+	ret = cmk_volume_table(h, dev, t);
+	if (!ret)
+		ret = cmk_table_validate(t, h->data_sectors, &why);
+	else
+		why = "device path too long";
+	if (ret) {
+		cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, ret,
+				"the header gives an invalid table: %s", why);
+		goto out;
+	}
+	ret = cmk_keyring_add_deks(t->key_prefix, keys->deks, keys->count,
+				   KEY_SPEC_THREAD_KEYRING);
+	if (ret) {
+		cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				"adding the DEKs to the thread keyring: %s",
+				strerror(-ret));
+		goto out;
+	}
+	ret = cmk_dm_create(name, dm_uuid, h->data_sectors, t, read_only);
+	cmk_keyring_drop_deks(t->key_prefix, keys->count,
+			      KEY_SPEC_THREAD_KEYRING);
+	keyctl_clear(KEY_SPEC_THREAD_KEYRING);
+	if (ret)
+		cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				"%s", ret == -EIO ?
+				"the kernel refused the table (see its log: dmesg)" :
+				strerror(-ret));
+out:
+	free(t);
+	return ret;
+}
+
+/**
+ * cmk_volume_find_dm_uuid() - the dm device with a given dm uuid
+ * @dm_uuid: e.g. "CMK-<uuid>"
+ * @name: set to its name when found
+ * @size: bytes in @name
+ *
+ * Return: 1 if found, 0 if not, or a negative errno.
+ */
+int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	const char *n;
+	int r;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return -ENOMEM;
+	r = -EIO;
+	if (!dm_task_set_uuid(dmt, dm_uuid) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info))
+		goto out;
+	r = info.exists ? 1 : 0;
+	if (r) {
+		n = dm_task_get_name(dmt);
+		snprintf(name, size, "%s", n ? n : "?");
+	}
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/* Info of dm device @name: uuid, open count, read-only; 0 if it is gone. */
+static int cmk_volume_dm_info(const char *name, struct cmk_mapping *m)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	const char *u;
+	int r;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return -ENOMEM;
+	r = -EIO;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info))
+		goto out;
+	r = info.exists ? 1 : 0;
+	if (r) {
+		u = dm_task_get_uuid(dmt);
+		snprintf(m->dm_uuid, sizeof(m->dm_uuid), "%s", u ? u : "");
+		m->open_count = info.open_count;
+		m->read_only = info.read_only;
+	}
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/**
+ * cmk_volume_mappings() - every dm device whose table is one cmk target
+ * @list: set to an array, sorted by name; free() it
+ * @n: set to its length
+ *
+ * Devices that vanish while they are listed are skipped, and so are
+ * devices with any other table (including an inactive-only cmk table).
+ *
+ * Return: 0, or a negative errno (-ENODEV when device-mapper is not
+ * there).
+ */
+int cmk_volume_mappings(struct cmk_mapping **list, size_t *n)
+{
+	struct cmk_mapping *out = NULL, *tmp;
+	struct cmk_status st;
+	struct dm_names *names;
+	struct dm_task *dmt;
+	size_t cnt = 0, cap = 0;
+	unsigned int next = 0;
+	int r;
+
+	*list = NULL;
+	*n = 0;
+	/* NULL also when there is no device-mapper driver. */
+	dmt = dm_task_create(DM_DEVICE_LIST);
+	if (!dmt)
+		return -ENODEV;
+	r = -EIO;
+	if (!dm_task_run(dmt) || !(names = dm_task_get_names(dmt)))
+		goto out;
+	r = 0;
+	if (!names->dev)
+		goto out;
+	do {
+		names = (struct dm_names *)((char *)names + next);
+		next = names->next;
+		if (strlen(names->name) >= CMK_DM_NAME_MAX ||
+		    cmk_dm_status(names->name, &st))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? 2 * cap : 8;
+			tmp = realloc(out, cap * sizeof(*out));
+			if (!tmp) {
+				r = -ENOMEM;
+				goto out;
+			}
+			out = tmp;
+		}
+		memset(&out[cnt], 0, sizeof(out[cnt]));
+		strcpy(out[cnt].name, names->name);
+		r = cmk_volume_dm_info(names->name, &out[cnt]);
+		if (r < 0)
+			goto out;
+		if (r)
+			cnt++;
+		r = 0;
+	} while (next);
+out:
+	dm_task_destroy(dmt);
+	if (r) {
+		free(out);
+		return r;
+	}
+	/* DM_DEVICE_LIST comes in hash order: sort by name. */
+	for (size_t i = 1; i < cnt; i++)
+		for (size_t j = i; j > 0 &&
+		     strcmp(out[j - 1].name, out[j].name) > 0; j--) {
+			struct cmk_mapping x = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = x;
+		}
+	*list = out;
+	*n = cnt;
+	return 0;
 }

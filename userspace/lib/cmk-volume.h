@@ -9,6 +9,12 @@
  *                        call; fresh DEKs wrapped locally; header written
  *   cmk_volume_unlock()  ONE vault call to unwrap the volume key, then every
  *                        DEK locally, into one mlocked buffer
+ *   cmk_volume_activate() the unlocked DEKs into the kernel: logon keys in
+ *                        the calling thread's keyring, the cmk mapping
+ *                        created, the keys dropped again
+ *   cmk_volume_mappings() every cmk mapping on the system
+ *
+ * The device-mapper half needs -ldevmapper -lkeyutils.
  *
  * Failures are classified in struct cmk_volume_error so that a program can
  * map them to exit codes; no message ever holds key bytes or a PIN.
@@ -20,8 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmk-hdr.h"
-#include "cmk-vault.h"
+#include "libcmk.h"
 
 /* Text form of a UUID, with the NUL. */
 #define CMK_UUID_STR_LEN	37
@@ -68,6 +73,28 @@ struct cmk_volume_keys {
 	uint8_t *deks;
 };
 
+/* Prefix of a volume's DEK keys, "cmk:<uuid>:", with the NUL. */
+#define CMK_VOLUME_PREFIX_LEN	(4 + CMK_UUID_STR_LEN + 1)
+/* dm uuid of a volume's mapping, "CMK-<uuid>", with the NUL. */
+#define CMK_VOLUME_DM_UUID_LEN	(4 + CMK_UUID_STR_LEN)
+/* Longest dm device name and dm uuid, with the NUL (DM_NAME_LEN etc.). */
+#define CMK_DM_NAME_MAX		128
+#define CMK_DM_UUID_MAX		129
+
+/**
+ * struct cmk_mapping - a device-mapper device whose table is one cmk target
+ * @name: dm name
+ * @dm_uuid: dm uuid, empty if none
+ * @open_count: openers now
+ * @read_only: the mapping is read-only
+ */
+struct cmk_mapping {
+	char name[CMK_DM_NAME_MAX];
+	char dm_uuid[CMK_DM_UUID_MAX];
+	int32_t open_count;
+	bool read_only;
+};
+
 /* Called every so many extents during long work; @done of @total. */
 typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 				       void *arg);
@@ -83,5 +110,17 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		      struct cmk_volume_keys *keys,
 		      struct cmk_volume_error *err);
 void cmk_volume_keys_wipe(struct cmk_volume_keys *keys);
+void cmk_volume_key_prefix(const struct cmk_hdr *h,
+			   char buf[CMK_VOLUME_PREFIX_LEN]);
+void cmk_volume_dm_uuid(const struct cmk_hdr *h,
+			char buf[CMK_VOLUME_DM_UUID_LEN]);
+int cmk_volume_table(const struct cmk_hdr *h, const char *dev,
+		     struct cmk_table *t);
+int cmk_volume_activate(const struct cmk_hdr *h,
+			const struct cmk_volume_keys *keys, const char *dev,
+			const char *name, bool read_only,
+			struct cmk_volume_error *err);
+int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size);
+int cmk_volume_mappings(struct cmk_mapping **list, size_t *n);
 
 #endif /* CMK_VOLUME_H */
