@@ -297,6 +297,47 @@ static int vault_exit(const struct cmk_volume_error *err)
 	}
 }
 
+/* Read the header of DEVICE or of --header FILE, read-only. */
+static int load_header(const char *dev, const char *hdr_path,
+		       struct cmk_hdr **hp, struct cmk_hdr_read_info *info)
+{
+	const char *src = hdr_path ? hdr_path : dev;
+	int fd, ret;
+
+	ret = open_dev(src, O_RDONLY, &fd);
+	if (ret)
+		return ret;
+	ret = read_header(src, fd, hp, info, false);
+	close(fd);
+	return ret;
+}
+
+/* Unlock a volume: one vault call; errors printed, exit code returned. */
+static int unlock_volume(const char *dev, const struct cmk_hdr *h,
+			 const char *kek, const struct vault_args *va,
+			 struct cmk_volume_keys *keys)
+{
+	struct cmk_volume_error err;
+	struct cmk_vault *v = NULL;
+	char uuid[CMK_UUID_STR_LEN];
+	int ret;
+
+	cmk_uuid_format(h->uuid, uuid);
+	ret = open_vault(kek ? kek : h->kek.uri, va, uuid, &v);
+	if (ret)
+		return ret;
+	ret = cmk_volume_unlock(h, v, keys, &err);
+	cmk_vault_close(v);
+	if (!ret)
+		return EXIT_OK;
+	if (err.kind == CMK_VOLUME_FAIL_VAULT)
+		error("unlocking %s: %s (%s)", dev, err.msg,
+		      cmk_vault_class_name(err.vault.cls));
+	else
+		error("unlocking %s: %s", dev, err.msg);
+	return vault_exit(&err);
+}
+
 static int parse_end(const struct command *c, int argc, char *argv[],
 		     int want_min, int want_max)
 {
@@ -626,7 +667,7 @@ static int cmd_dump(int argc, char *argv[])
 	char uuid[CMK_UUID_STR_LEN];
 	uint32_t gmin = UINT32_MAX, gmax = 0, i;
 	bool json = false;
-	int fd = -1, opt, ret;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -644,10 +685,7 @@ static int cmd_dump(int argc, char *argv[])
 	if (ret)
 		return ret;
 	src = hdr_path ? hdr_path : argv[optind];
-	ret = open_dev(src, O_RDONLY, &fd);
-	if (ret)
-		return ret;
-	ret = read_header(src, fd, &h, &info, false);
+	ret = load_header(argv[optind], hdr_path, &h, &info);
 	if (ret)
 		goto out;
 	cmk_uuid_format(h->uuid, uuid);
@@ -739,7 +777,6 @@ static int cmd_dump(int argc, char *argv[])
 	ret = EXIT_OK;
 out:
 	cmk_hdr_free(h);
-	close(fd);
 	return ret;
 }
 
@@ -924,17 +961,15 @@ static int cmd_unlock_check(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("unlock-check");
-	const char *hdr_path = NULL, *kek = NULL, *src;
+	const char *hdr_path = NULL, *kek = NULL;
 	struct cmk_hdr_read_info info;
 	struct cmk_volume_keys keys = { 0 };
-	struct cmk_volume_error err;
 	struct vault_args va = { 0 };
-	struct cmk_vault *v = NULL;
 	struct cmk_hdr *h = NULL;
 	char uuid[CMK_UUID_STR_LEN];
 	bool json = false;
 	struct timespec t0, t1;
-	int fd, opt, ret;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, ":hk:j", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -960,30 +995,16 @@ static int cmd_unlock_check(int argc, char *argv[])
 	ret = parse_end(c, argc, argv, 1, 1);
 	if (ret)
 		return ret;
-	src = hdr_path ? hdr_path : argv[optind];
-	ret = open_dev(src, O_RDONLY, &fd);
+	ret = load_header(argv[optind], hdr_path, &h, &info);
 	if (ret)
 		return ret;
-	ret = read_header(src, fd, &h, &info, false);
-	if (ret)
-		goto out;
 	cmk_uuid_format(h->uuid, uuid);
-	ret = open_vault(kek ? kek : h->kek.uri, &va, uuid, &v);
-	if (ret)
-		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = cmk_volume_unlock(h, v, &keys, &err);
+	ret = unlock_volume(argv[optind], h, kek, &va, &keys);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cmk_volume_keys_wipe(&keys);
-	if (ret) {
-		if (err.kind == CMK_VOLUME_FAIL_VAULT)
-			error("unlocking %s: %s (%s)", argv[optind], err.msg,
-			      cmk_vault_class_name(err.vault.cls));
-		else
-			error("unlocking %s: %s", argv[optind], err.msg);
-		ret = vault_exit(&err);
+	if (ret)
 		goto out;
-	}
 	if (json)
 		printf("{\"uuid\":\"%s\",\"extents\":%u,\"used_copy\":\"%c\","
 		       "\"degraded\":%s,\"vault_calls\":1,\"ms\":%.3f,\"result\":\"ok\"}\n",
@@ -996,9 +1017,7 @@ static int cmd_unlock_check(int argc, char *argv[])
 		       uuid, h->extent_count, info.used ? 'B' : 'A');
 	ret = EXIT_OK;
 out:
-	cmk_vault_close(v);
 	cmk_hdr_free(h);
-	close(fd);
 	return ret;
 }
 
@@ -1037,47 +1056,6 @@ static bool dm_name_ok(const char *name)
 		if (*p == '/' || (unsigned char)*p <= ' ' || *p == 0x7f)
 			return false;
 	return true;
-}
-
-/* Read the header of DEVICE or of --header FILE, read-only. */
-static int load_header(const char *dev, const char *hdr_path,
-		       struct cmk_hdr **hp, struct cmk_hdr_read_info *info)
-{
-	const char *src = hdr_path ? hdr_path : dev;
-	int fd, ret;
-
-	ret = open_dev(src, O_RDONLY, &fd);
-	if (ret)
-		return ret;
-	ret = read_header(src, fd, hp, info, false);
-	close(fd);
-	return ret;
-}
-
-/* Unlock a volume: one vault call; errors printed, exit code returned. */
-static int unlock_volume(const char *dev, const struct cmk_hdr *h,
-			 const char *kek, const struct vault_args *va,
-			 struct cmk_volume_keys *keys)
-{
-	struct cmk_volume_error err;
-	struct cmk_vault *v = NULL;
-	char uuid[CMK_UUID_STR_LEN];
-	int ret;
-
-	cmk_uuid_format(h->uuid, uuid);
-	ret = open_vault(kek ? kek : h->kek.uri, va, uuid, &v);
-	if (ret)
-		return ret;
-	ret = cmk_volume_unlock(h, v, keys, &err);
-	cmk_vault_close(v);
-	if (!ret)
-		return EXIT_OK;
-	if (err.kind == CMK_VOLUME_FAIL_VAULT)
-		error("unlocking %s: %s (%s)", dev, err.msg,
-		      cmk_vault_class_name(err.vault.cls));
-	else
-		error("unlocking %s: %s", dev, err.msg);
-	return vault_exit(&err);
 }
 
 static int cmd_open(int argc, char *argv[])
