@@ -38,7 +38,12 @@ mnt devtmpfs /dev mode=0755,nosuid
 mnt devpts /dev/pts gid=5,mode=620,ptmxmode=666
 mnt tmpfs /dev/shm mode=1777,nosuid,nodev
 mnt tmpfs /run mode=0755,nosuid,nodev
-mnt tmpfs /tmp mode=1777,nosuid,nodev
+# A repo or results directory under /tmp (a CI clone there, say) must stay
+# visible: then /tmp stays the overlay's own, in RAM too, not a new tmpfs.
+case " $0 $(cat /proc/cmdline)" in
+*" /tmp/"* | *" cmkvm.results=/tmp/"*) ;;
+*) mnt tmpfs /tmp mode=1777,nosuid,nodev ;;
+esac
 [ -d /sys/kernel/debug ] && mnt debugfs /sys/kernel/debug
 [ -d /sys/kernel/config ] && mnt configfs /sys/kernel/config
 [ -d /sys/kernel/tracing ] && mnt tracefs /sys/kernel/tracing
