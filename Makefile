@@ -88,3 +88,29 @@ $(CMKCTL): $(wildcard userspace/cmkctl/*.c) $(LIB) $(wildcard userspace/lib/*.h 
 build/tests/host/cmkctl_test: tests/host/cmkctl_test.sh $(CMKCTL)
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
+
+# cmkd, the key daemon.
+CMKD := build/userspace/cmkd
+.PHONY: cmkd
+all: cmkd
+cmkd: $(CMKD)
+
+$(CMKD): $(wildcard userspace/cmkd/*.c userspace/cmkd/*.h) $(LIB) $(wildcard userspace/lib/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -pthread -Iinclude -Iuserspace/lib -o $@ $(filter %.c,$^) $(LIB) -lcrypto -lkeyutils -ldevmapper -ldl
+
+# The embedded vault's key administration tool (scripts/cmk-vault-softhsm
+# kek) and the host test of those vault-side events seen through cmkctl.
+SOFTHSM_ADMIN := build/userspace/cmk-softhsm-admin
+.PHONY: softhsm-admin
+all: $(SOFTHSM_ADMIN)
+tests: build/tests/host/vault_admin_test
+softhsm-admin: $(SOFTHSM_ADMIN)
+
+$(SOFTHSM_ADMIN): userspace/tools/cmk-softhsm-admin.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $< -ldl
+
+build/tests/host/vault_admin_test: tests/host/vault_admin_test.sh $(CMKCTL) $(SOFTHSM_ADMIN)
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@

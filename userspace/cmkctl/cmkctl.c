@@ -28,31 +28,12 @@
 
 #include "libcmk.h"
 #include "cmk-volume.h"
+#include "cmkctl.h"
 
-/* Exit codes, documented in cmkctl(8). */
-#define EXIT_OK		0	/* success */
-#define EXIT_USAGE	1	/* bad command line */
-#define EXIT_FAIL	2	/* I/O or system failure */
-#define EXIT_VAULT	3	/* vault or KEK unavailable, refused, invalid */
-#define EXIT_HEADER	4	/* header missing, invalid, altered, mismatch */
-#define EXIT_REFUSED	5	/* would overwrite data; use --force */
+const char *progname = "cmkctl";
 
-#define DEFAULT_EXTENT_SIZE	(64ULL << 20)
-/* Show progress for at least this many extents. */
-#define PROGRESS_MIN		4096
 
-static const char *progname = "cmkctl";
-
-struct command {
-	const char *name;
-	int (*func)(int argc, char *argv[]);
-	const char *args;
-	const char *summary;
-	const char *options;
-};
-
-static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void error(const char *fmt, ...)
+void error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,8 +44,7 @@ static void error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warning(const char *fmt, ...)
+void warning(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,7 +55,6 @@ static void warning(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static const struct command *find_command(const char *name);
 
 static void command_usage(FILE *f, const struct command *c)
 {
@@ -87,9 +66,7 @@ static void command_usage(FILE *f, const struct command *c)
 }
 
 /* A usage error of command @name: message, hint, EXIT_USAGE. */
-static int usage_error(const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int usage_error(const char *name, const char *fmt, ...)
+int usage_error(const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,7 +80,7 @@ static int usage_error(const char *name, const char *fmt, ...)
 
 /* ---- output helpers ---- */
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -338,7 +315,7 @@ static int unlock_volume(const char *dev, const struct cmk_hdr *h,
 	return vault_exit(&err);
 }
 
-static int parse_end(const struct command *c, int argc, char *argv[],
+int parse_end(const struct command *c, int argc, char *argv[],
 		     int want_min, int want_max)
 {
 	int n = argc - optind;
@@ -352,7 +329,7 @@ static int parse_end(const struct command *c, int argc, char *argv[],
 }
 
 /* --help (exit 0) or a bad option (exit 1), after getopt_long(). */
-static int help_or_bad(const struct command *c, int opt, char *argv[])
+int help_or_bad(const struct command *c, int opt, char *argv[])
 {
 	const char *arg = argv[optind - 1];
 
@@ -1174,7 +1151,7 @@ out:
 }
 
 /* A cmk mapping's status; errors printed, exit code returned. */
-static int mapping_status(const char *cmd, const char *name,
+int mapping_status(const char *cmd, const char *name,
 			  struct cmk_status *st)
 {
 	int ret = cmk_dm_status(name, st);
@@ -1195,19 +1172,25 @@ static int cmd_close(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "deferred", no_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("close");
+	const char *sock = CMKD_SOCKET_DEFAULT;
 	struct cmk_status st;
 	const char *name;
 	int32_t open_count = 0;
-	bool deferred = false;
+	bool deferred = false, handled;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, ":hd", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hds:", longopts, NULL)) != -1) {
 		if (opt == 'd') {
 			deferred = true;
+			continue;
+		}
+		if (opt == 's') {
+			sock = optarg;
 			continue;
 		}
 		return help_or_bad(c, opt, argv);
@@ -1216,6 +1199,10 @@ static int cmd_close(int argc, char *argv[])
 	if (ret)
 		return ret;
 	name = argv[optind];
+	/* A volume cmkd manages is closed by cmkd, so that it stays closed. */
+	ret = cmkd_close_volume(sock, name, deferred, &handled);
+	if (handled)
+		return ret;
 	ret = mapping_status("closing", name, &st);
 	if (ret)
 		return ret;
@@ -1299,22 +1286,28 @@ static int cmd_status(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("status");
+	const char *sock = CMKD_SOCKET_DEFAULT, *dvol;
 	struct cmk_mapping *list = NULL, one;
 	struct cmk_status st;
 	struct cmk_table *t = NULL;
 	uint64_t len = 0;
 	size_t n = 0, i, shown = 0;
 	bool json = false;
-	char lease[24];
+	char lease[24], *doc = NULL;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hjs:", longopts, NULL)) != -1) {
 		if (opt == 'j') {
 			json = true;
+			continue;
+		}
+		if (opt == 's') {
+			sock = optarg;
 			continue;
 		}
 		return help_or_bad(c, opt, argv);
@@ -1326,13 +1319,34 @@ static int cmd_status(int argc, char *argv[])
 	if (optind < argc) {
 		const char *name = argv[optind];
 
+		dvol = cmkd_status_volume(sock, name, &doc);
+		if (dvol && cmk_dm_status(name, &st) == -ENXIO) {
+			/* Managed by cmkd, not mapped now (inaccessible). */
+			if (json) {
+				const char *end = cmk_json_skip(dvol);
+
+				printf("{\"name\":");
+				json_str(name);
+				printf(",\"mapping\":null,\"cmkd\":%.*s}\n",
+				       end ? (int)(end - dvol) : 4,
+				       end ? dvol : "null");
+			} else {
+				printf("name:\t\t%s\nmapping:\tnone\n", name);
+				cmkd_volume_text(dvol);
+			}
+			free(doc);
+			return EXIT_OK;
+		}
 		ret = mapping_status("status", name, &st);
-		if (ret)
+		if (ret) {
+			free(doc);
 			return ret;
+		}
 		ret = cmk_volume_mappings(&list, &n);
 		if (ret) {
 			error("status %s: listing device-mapper devices: %s",
 			      name, strerror(-ret));
+			free(doc);
 			return EXIT_FAIL;
 		}
 		memset(&one, 0, sizeof(one));
@@ -1367,7 +1381,15 @@ static int cmd_status(int argc, char *argv[])
 				json_str(t->lease);
 			else
 				printf("null");
-			printf("}}\n");
+			if (dvol) {
+				const char *end = cmk_json_skip(dvol);
+
+				printf("},\"cmkd\":%.*s}\n",
+				       end ? (int)(end - dvol) : 4,
+				       end ? dvol : "null");
+			} else {
+				printf("},\"cmkd\":null}\n");
+			}
 		} else {
 			printf("name:\t\t%s\n", name);
 			printf("dm uuid:\t%s\n", one.dm_uuid[0] ? one.dm_uuid : "-");
@@ -1390,8 +1412,11 @@ static int cmd_status(int argc, char *argv[])
 			printf("key prefix:\t%s\n", t->key_prefix);
 			printf("discards:\t%s\n", t->allow_discards ? "passed down" : "no");
 			printf("lease key:\t%s\n", t->lease[0] ? t->lease : "-");
+			if (dvol)
+				cmkd_volume_text(dvol);
 		}
 		free(t);
+		free(doc);
 		return EXIT_OK;
 	}
 
@@ -1427,7 +1452,10 @@ static int cmd_status(int argc, char *argv[])
 		}
 	}
 	if (json)
-		printf("]}\n");
+		printf("]");
+	cmkd_status_list(sock, json);
+	if (json)
+		printf("}\n");
 	free(list);
 	return EXIT_OK;
 }
@@ -1602,11 +1630,24 @@ static const struct command commands[] = {
 	  "Refuses a mapping in use unless --deferred.",
 	  "      --deferred          if in use, wipe the keys now (I/O fails from\n"
 	  "                          then on) and remove it once the last user\n"
-	  "                          closes it\n" },
+	  "                          closes it\n"
+	  "      --socket PATH       cmkd's control socket: a volume cmkd manages\n"
+	  "                          is closed through cmkd (default\n"
+	  "                          " CMKD_SOCKET_DEFAULT ")\n" },
 	{ "status", cmd_status, "[NAME] [--json]",
 	  "Show every cmk mapping (state, extents, keyed, lease, I/O errors,\n"
-	  "reason, dm uuid), or one with its table (key prefix, no key bytes).",
-	  "  -j, --json              print JSON\n" },
+	  "reason, dm uuid), or one with its table (key prefix, no key bytes).\n"
+	  "When cmkd runs, also its volumes: state and reason, last good KEK\n"
+	  "check, lease expiry, recent events and audit records.",
+	  "  -j, --json              print JSON\n"
+	  "      --socket PATH       cmkd's control socket (default " CMKD_SOCKET_DEFAULT ")\n" },
+	{ "revalidate", cmd_revalidate, "NAME [--json]",
+	  "Ask cmkd to unwrap volume NAME again (one vault call) and bring it\n"
+	  "back to Available after it went Inaccessible or was closed; waits\n"
+	  "for the result.",
+	  "      --timeout SECS      wait at most SECS (default 300)\n"
+	  "      --socket PATH       cmkd's control socket (default " CMKD_SOCKET_DEFAULT ")\n"
+	  "  -j, --json              print cmkd's answer as JSON\n" },
 	{ "recovery-table", cmd_recovery_table, "DEVICE [OPTIONS]",
 	  "Print a stock dm-crypt table stack reading the volume without dm-cmk\n"
 	  "(one aes-xts-plain64 target per extent), for 'dmsetup create NAME\n"
@@ -1623,7 +1664,7 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static const struct command *find_command(const char *name)
+const struct command *find_command(const char *name)
 {
 	size_t i;
 

@@ -139,6 +139,70 @@ out:
 }
 
 /**
+ * cmk_dm_reload() - replace the table of an existing cmk mapping
+ * @name: dm device name
+ * @len: length in 512-byte sectors
+ * @t: the new table
+ *
+ * Loads @t as the inactive table and resumes the device, which swaps it
+ * in (the kernel suspends the device first if it is not suspended).  A
+ * deferred removal pending on the device is cancelled first, so that the
+ * mapping stays.  The kernel looks the keys up in the calling process's
+ * keyrings.
+ *
+ * Return: 0, -ENXIO if there is no such device, -EINVAL for a table the
+ * kernel would refuse, -EIO when the kernel refused the table or the
+ * resume (its reason is in the kernel log).
+ */
+int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t)
+{
+	char params[CMK_DEV_PATH_MAX + 2 * CMK_KEY_PREFIX_MAX + 128];
+	struct dm_task *dmt;
+	const char *why;
+	int r;
+
+	r = cmk_table_validate(t, len, &why);
+	if (r)
+		return r;
+	r = cmk_table_format(t, params, sizeof(params));
+	if (r)
+		return r;
+	r = cmk_dm_exists(name, NULL);
+	if (r <= 0)
+		return r ? r : -ENXIO;
+	/* Fails harmlessly when no removal is pending. */
+	cmk_dm_message(name, "@cancel_deferred_remove");
+
+	dmt = dm_task_create(DM_DEVICE_RELOAD);
+	if (!dmt)
+		return -ENOMEM;
+	r = -ENOMEM;
+	if (!dm_task_set_name(dmt, name) ||
+	    !dm_task_add_target(dmt, 0, len, CMK_TARGET_NAME, params))
+		goto out;
+	r = dm_task_run(dmt) ? 0 : -EIO;
+	dm_task_destroy(dmt);
+	if (r)
+		return r;
+
+	/*
+	 * The resume swaps the tables.  It must not freeze a filesystem on
+	 * the device first: the old table may be failing every I/O (a lease
+	 * lapse), and a freeze would then fail or wait on it.
+	 */
+	dmt = dm_task_create(DM_DEVICE_RESUME);
+	if (!dmt)
+		return -ENOMEM;
+	r = -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_skip_lockfs(dmt))
+		goto out;
+	r = cmk_dm_run_udev(dmt);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/**
  * cmk_dm_remove() - remove a mapping
  * @name: dm device name
  * @deferred: if it is open, remove it once the last opener closes it

@@ -18,6 +18,7 @@ uint32_t cmk_keyring_drop_deks(const char *prefix, uint32_t n, int32_t keyring);
 
 int cmk_dm_create(const char *name, const char *dm_uuid, uint64_t len,
 		  const struct cmk_table *t, bool read_only);
+int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t);
 int cmk_dm_remove(const char *name, bool deferred);
 int cmk_dm_exists(const char *name, int32_t *open_count);
 int cmk_dm_status(const char *name, struct cmk_status *st);

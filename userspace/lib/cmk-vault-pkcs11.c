@@ -49,10 +49,13 @@ struct cmk_p11_module {
 	void *dl;
 	CK_FUNCTION_LIST *f;
 	int refs;
+	bool stale;
 };
 
 static struct cmk_p11_module cmk_p11_modules[CMK_P11_MODULES_MAX];
 static pthread_mutex_t cmk_p11_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Keep modules loaded and initialized when no vault uses them. */
+static bool cmk_p11_keep;
 
 struct cmk_p11 {
 	struct cmk_p11_module *mod;
@@ -413,15 +416,36 @@ static const char *cmk_p11_module_dirs[] = {
 	"/usr/lib64/pkcs11", "/usr/lib/pkcs11",
 };
 
-static void cmk_p11_module_put(struct cmk_p11_module *m)
+/* Drop a reference; @stale: the last call through it failed transiently. */
+static void cmk_p11_module_put(struct cmk_p11_module *m, bool stale)
 {
 	pthread_mutex_lock(&cmk_p11_lock);
-	if (--m->refs == 0) {
+	if (stale)
+		m->stale = true;
+	if (--m->refs == 0 && !cmk_p11_keep) {
 		m->f->C_Finalize(NULL);
 		dlclose(m->dl);
 		free(m->path);
 		memset(m, 0, sizeof(*m));
 	}
+	pthread_mutex_unlock(&cmk_p11_lock);
+}
+
+/**
+ * cmk_vault_pkcs11_keep_modules() - keep PKCS#11 modules loaded between uses
+ * @keep: true: a module stays loaded and initialized when its last vault
+ *	is closed, so that the next cmk_vault_open() of it costs a session
+ *	and a login only (for a p11-kit client, no new connection to the
+ *	server).  A module whose vault last failed with a transient error is
+ *	finalized and initialized again at its next use.
+ *
+ * For a daemon that opens a vault for every check.  Sessions and logins are
+ * never kept: each open logs in again, so a changed PIN is still noticed.
+ */
+void cmk_vault_pkcs11_keep_modules(bool keep)
+{
+	pthread_mutex_lock(&cmk_p11_lock);
+	cmk_p11_keep = keep;
 	pthread_mutex_unlock(&cmk_p11_lock);
 }
 
@@ -445,15 +469,30 @@ static int cmk_p11_module_get(const char *path, struct cmk_p11_module **mp,
 
 	pthread_mutex_lock(&cmk_p11_lock);
 	for (i = 0; i < CMK_P11_MODULES_MAX; i++) {
-		if (cmk_p11_modules[i].refs &&
-		    !strcmp(cmk_p11_modules[i].path, path)) {
-			cmk_p11_modules[i].refs++;
-			*mp = &cmk_p11_modules[i];
-			goto out;
+		m = &cmk_p11_modules[i];
+		if (!m->path || strcmp(m->path, path))
+			continue;
+		if (!m->refs && m->stale) {
+			/* Kept loaded, last used by a failed vault: start over. */
+			m->f->C_Finalize(NULL);
+			rv = cmk_p11_initialize(m->f);
+			if (rv != CKR_OK) {
+				ret = cmk_vault_set_error(err, cmk_p11_rv_class(rv),
+							  rv, "C_Initialize: %s (0x%lx)",
+							  cmk_p11_rv_name(rv),
+							  (unsigned long)rv);
+				goto out;
+			}
+			m->stale = false;
 		}
-		if (!m && !cmk_p11_modules[i].refs)
-			m = &cmk_p11_modules[i];
+		m->refs++;
+		*mp = m;
+		goto out;
 	}
+	m = NULL;
+	for (i = 0; i < CMK_P11_MODULES_MAX && !m; i++)
+		if (!cmk_p11_modules[i].path)
+			m = &cmk_p11_modules[i];
 	if (!m) {
 		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 					  "too many PKCS#11 modules");
@@ -1147,7 +1186,7 @@ static int cmk_p11_open(struct cmk_vault *v, const char *uri,
 	ret = cmk_p11_connect(p, err);
 	if (ret) {
 		cmk_p11_disconnect(p);
-		cmk_p11_module_put(p->mod);
+		cmk_p11_module_put(p->mod, p->broken);
 		goto out;
 	}
 	v->priv = p;
@@ -1166,7 +1205,7 @@ static void cmk_p11_close(struct cmk_vault *v)
 	if (p->have_session && p->pin)
 		p->mod->f->C_Logout(p->session);
 	cmk_p11_disconnect(p);
-	cmk_p11_module_put(p->mod);
+	cmk_p11_module_put(p->mod, p->broken);
 	cmk_p11_free(p);
 	v->priv = NULL;
 }

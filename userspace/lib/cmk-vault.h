@@ -329,6 +329,7 @@ int cmk_audit_record(int fd, bool use_syslog, const char *op,
 
 /* cmk-vault-pkcs11.c */
 extern const struct cmk_vault_ops cmk_vault_pkcs11_ops;
+void cmk_vault_pkcs11_keep_modules(bool keep);
 
 /* Query attributes RFC 7512 defines that this parser keeps. */
 #define CMK_P11_ID_MAX	64

@@ -11,7 +11,9 @@
  * (unlock hands the DEKs to the caller, who wipes them).
  */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +288,73 @@ out:
 	return ret;
 }
 
+/*
+ * Unwrap the volume key of @h in one vault call into locked memory (*@vkp,
+ * freed with cmk_secure_free()); the audit record names @extents extents.
+ */
+static int cmk_volume_unwrap_vk(const struct cmk_hdr *h, struct cmk_vault *v,
+				uint32_t extents, uint8_t **vkp,
+				struct cmk_volume_error *err)
+{
+	enum cmk_vault_alg alg = cmk_vault_alg_of(h->kek.wrap_alg);
+	char uuid[CMK_UUID_STR_LEN];
+	struct cmk_vault_ctx ctx;
+	size_t len = 0;
+	uint8_t *vk;
+	int ret;
+
+	cmk_volume_err_init(err);
+	*vkp = NULL;
+	if (!h->extent_count || alg == CMK_VAULT_ALG_AUTO)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EUCLEAN,
+				       "header has no extents or an unknown volume key wrap");
+	cmk_uuid_format(h->uuid, uuid);
+	vk = cmk_secure_alloc(CMK_VK_SIZE);
+	if (!vk)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
+				       "cannot lock memory for the volume key (RLIMIT_MEMLOCK?)");
+	ctx = (struct cmk_vault_ctx){ .uuid = uuid, .extent_first = 0,
+				      .extent_count = extents };
+	ret = cmk_vault_unwrap(v, &ctx, h->kek.key_version[0] ?
+			       h->kek.key_version : NULL, &alg,
+			       h->kek.wrapped_vk, h->kek.wrapped_vk_len, vk,
+			       CMK_VK_SIZE, &len, &err->vault);
+	if (ret) {
+		cmk_volume_fail(err, CMK_VOLUME_FAIL_VAULT, ret,
+				"unwrapping the volume key: %s", err->vault.msg);
+		goto out;
+	}
+	if (len != CMK_VK_SIZE) {
+		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EBADMSG,
+				      "the KEK unwrapped a %zu-byte volume key, not %d",
+				      len, CMK_VK_SIZE);
+		goto out;
+	}
+	*vkp = vk;
+	vk = NULL;
+out:
+	cmk_secure_free(vk);
+	return ret;
+}
+
+/* Unwrap and authenticate extent @i's DEK of @h under @vk into @dek. */
+static int cmk_volume_dek_unwrap(const struct cmk_hdr *h, const uint8_t *vk,
+				 uint32_t i, uint8_t *dek,
+				 struct cmk_volume_error *err)
+{
+	int ret = cmk_dek_unwrap(vk, h->uuid, i, &h->ext[i], dek);
+
+	if (!ret)
+		return 0;
+	err->extent = i;
+	return cmk_volume_fail(err, ret == -EBADMSG ? CMK_VOLUME_FAIL_HEADER :
+			       CMK_VOLUME_FAIL_SYSTEM, ret,
+			       "the DEK of extent %u does not authenticate: %s",
+			       i, ret == -EBADMSG ?
+			       "header altered or not this volume's key" :
+			       strerror(-ret));
+}
+
 /**
  * cmk_volume_unlock() - unwrap the volume key and every DEK of a volume
  * @h: the volume's header
@@ -306,68 +375,69 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		      struct cmk_volume_keys *keys,
 		      struct cmk_volume_error *err)
 {
-	enum cmk_vault_alg alg = cmk_vault_alg_of(h->kek.wrap_alg);
-	char uuid[CMK_UUID_STR_LEN];
-	struct cmk_vault_ctx ctx;
 	uint8_t *vk, *deks = NULL;
-	size_t len = 0;
 	uint32_t i;
 	int ret;
 
-	cmk_volume_err_init(err);
 	keys->count = 0;
 	keys->deks = NULL;
-	if (!h->extent_count || alg == CMK_VAULT_ALG_AUTO)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EUCLEAN,
-				       "header has no extents or an unknown volume key wrap");
-	cmk_uuid_format(h->uuid, uuid);
-	vk = cmk_secure_alloc(CMK_VK_SIZE);
+	ret = cmk_volume_unwrap_vk(h, v, h->extent_count, &vk, err);
+	if (ret)
+		return ret;
 	deks = cmk_secure_alloc((size_t)h->extent_count * CMK_DEK_SIZE);
-	if (!vk || !deks) {
+	if (!deks) {
 		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
 				      "cannot lock memory for %u DEKs (RLIMIT_MEMLOCK?)",
 				      h->extent_count);
 		goto out;
 	}
-
-	ctx = (struct cmk_vault_ctx){ .uuid = uuid, .extent_first = 0,
-				      .extent_count = h->extent_count };
-	ret = cmk_vault_unwrap(v, &ctx, h->kek.key_version[0] ?
-			       h->kek.key_version : NULL, &alg,
-			       h->kek.wrapped_vk, h->kek.wrapped_vk_len, vk,
-			       CMK_VK_SIZE, &len, &err->vault);
-	if (ret) {
-		cmk_volume_fail(err, CMK_VOLUME_FAIL_VAULT, ret,
-				"unwrapping the volume key: %s", err->vault.msg);
-		goto out;
-	}
-	if (len != CMK_VK_SIZE) {
-		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EBADMSG,
-				      "the KEK unwrapped a %zu-byte volume key, not %d",
-				      len, CMK_VK_SIZE);
-		goto out;
-	}
-
 	for (i = 0; i < h->extent_count; i++) {
-		ret = cmk_dek_unwrap(vk, h->uuid, i, &h->ext[i],
-				     deks + (size_t)i * CMK_DEK_SIZE);
-		if (ret) {
-			err->extent = i;
-			cmk_volume_fail(err, ret == -EBADMSG ?
-					CMK_VOLUME_FAIL_HEADER :
-					CMK_VOLUME_FAIL_SYSTEM, ret,
-					"the DEK of extent %u does not authenticate: %s",
-					i, ret == -EBADMSG ?
-					"header altered or not this volume's key" :
-					strerror(-ret));
+		ret = cmk_volume_dek_unwrap(h, vk, i,
+					    deks + (size_t)i * CMK_DEK_SIZE,
+					    err);
+		if (ret)
 			goto out;
-		}
 	}
 	keys->count = h->extent_count;
 	keys->deks = deks;
 	deks = NULL;
 out:
 	cmk_secure_free(deks);
+	cmk_secure_free(vk);
+	return ret;
+}
+
+/**
+ * cmk_volume_check_kek() - prove that the KEK still unwraps a volume's key
+ * @h: the volume's header
+ * @v: the vault holding the KEK
+ * @err: why it failed
+ *
+ * One vault call (unwrap of the volume key, audited with the volume's UUID
+ * and no extents), then the DEK of extent 0 is authenticated with it, so
+ * that a KEK that unwraps something else does not pass.  Both are wiped at
+ * once.  This is the check cmkd makes every poll interval: it covers the
+ * key's existence, its enabled state and dates, and the caller's own
+ * permission to use it.
+ *
+ * Return: 0 or a negative errno; @err classifies the failure.
+ */
+int cmk_volume_check_kek(const struct cmk_hdr *h, struct cmk_vault *v,
+			 struct cmk_volume_error *err)
+{
+	uint8_t *vk, *dek;
+	int ret;
+
+	ret = cmk_volume_unwrap_vk(h, v, 0, &vk, err);
+	if (ret)
+		return ret;
+	dek = cmk_secure_alloc(CMK_DEK_SIZE);
+	if (dek)
+		ret = cmk_volume_dek_unwrap(h, vk, 0, dek, err);
+	else
+		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
+				      "cannot lock memory for a DEK");
+	cmk_secure_free(dek);
 	cmk_secure_free(vk);
 	return ret;
 }
@@ -444,23 +514,87 @@ int cmk_volume_table(const struct cmk_hdr *h, const char *dev,
  * @read_only: create it read-only
  * @err: why it failed
  *
- * The DEKs become logon keys "cmk:<uuid>:<i>" in the calling thread's
- * keyring, which no other process can search; the kernel's request_key()
- * at table load runs in this thread and finds them there.  Once the table
- * is loaded (or refused) they are invalidated, so they stay in the kernel
- * only inside the target.  The mapping gets the dm uuid "CMK-<uuid>" and
- * the header's data length.
+ * cmk_volume_activate_opts() with only @read_only set.
  *
- * Return: 0, -EEXIST (@name exists), -EBUSY (the volume is already
- * mapped), -EINVAL (a table the kernel would refuse), -EIO (the kernel
- * refused it; the reason is in its log) or another negative errno.
+ * Return: as cmk_volume_activate_opts().
  */
 int cmk_volume_activate(const struct cmk_hdr *h,
 			const struct cmk_volume_keys *keys, const char *dev,
 			const char *name, bool read_only,
 			struct cmk_volume_error *err)
 {
-	char dm_uuid[CMK_VOLUME_DM_UUID_LEN], other[CMK_DM_NAME_MAX];
+	struct cmk_activate_opts o = { .read_only = read_only };
+
+	return cmk_volume_activate_opts(h, keys, dev, name, &o, err);
+}
+
+/* May @name be (re)loaded for the volume of dm uuid @dm_uuid? */
+static int cmk_volume_check_name(const char *name, const char *dm_uuid,
+				 bool reload, struct cmk_volume_error *err)
+{
+	char other[CMK_DM_NAME_MAX];
+	int ret;
+
+	ret = cmk_dm_exists(name, NULL);
+	if (ret < 0)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "device-mapper is not available: %s",
+				       strerror(-ret));
+	if (ret && !reload)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EEXIST,
+				       "a device-mapper device named %s already exists",
+				       name);
+	if (!ret && reload)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENXIO,
+				       "there is no device-mapper device named %s",
+				       name);
+	ret = cmk_volume_find_dm_uuid(dm_uuid, other, sizeof(other));
+	if (ret < 0)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "looking for dm uuid %s: %s", dm_uuid,
+				       strerror(-ret));
+	if (ret && (!reload || strcmp(other, name)))
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EBUSY,
+				       "the volume is already open as %s", other);
+	if (!ret && reload)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EBUSY,
+				       "%s is not this volume's mapping", name);
+	return 0;
+}
+
+/**
+ * cmk_volume_activate_opts() - create or reload the cmk mapping of a volume
+ * @h: the volume's header
+ * @keys: its DEKs, from cmk_volume_unlock()
+ * @dev: the data device (a path or major:minor)
+ * @name: dm name of the mapping
+ * @o: read-only, discards, lease key, and whether to reload an existing
+ *	mapping of this volume instead of creating one
+ * @err: why it failed
+ *
+ * The DEKs become logon keys "cmk:<uuid>:<i>" in the calling thread's
+ * keyring, which no other process can search; the kernel's request_key()
+ * at table load runs in this thread and finds them there.  Once the table
+ * is loaded (or refused) they are invalidated, so they stay in the kernel
+ * only inside the target.  A new mapping gets the dm uuid "CMK-<uuid>" and
+ * the header's data length.  A reload replaces the table of the mapping
+ * @name, which must carry this volume's dm uuid, and resumes it: this is
+ * how a mapping whose lease lapsed comes back with the same device node.
+ * The lease key named by @o->lease must be in a keyring of the calling
+ * process.
+ *
+ * Return: 0, -EEXIST (@name exists and @o->reload is false), -ENXIO (no
+ * mapping @name to reload), -EBUSY (the volume is mapped under another
+ * name), -EINVAL (a table the kernel would refuse), -EIO (the kernel
+ * refused it; the reason is in its log) or another negative errno.
+ */
+int cmk_volume_activate_opts(const struct cmk_hdr *h,
+			     const struct cmk_volume_keys *keys,
+			     const char *dev, const char *name,
+			     const struct cmk_activate_opts *o,
+			     struct cmk_volume_error *err)
+{
+	char dm_uuid[CMK_VOLUME_DM_UUID_LEN];
 	struct cmk_table *t;
 	const char *why;
 	int ret;
@@ -469,34 +603,26 @@ int cmk_volume_activate(const struct cmk_hdr *h,
 	if (keys->count != h->extent_count || !keys->deks)
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
 				       "the keys are not this volume's");
-	ret = cmk_dm_exists(name, NULL);
-	if (ret < 0)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				       "device-mapper is not available: %s",
-				       strerror(-ret));
-	if (ret)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EEXIST,
-				       "a device-mapper device named %s already exists",
-				       name);
 	cmk_volume_dm_uuid(h, dm_uuid);
-	ret = cmk_volume_find_dm_uuid(dm_uuid, other, sizeof(other));
-	if (ret < 0)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				       "looking for dm uuid %s: %s", dm_uuid,
-				       strerror(-ret));
+	ret = cmk_volume_check_name(name, dm_uuid, o->reload, err);
 	if (ret)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EBUSY,
-				       "the volume is already open as %s", other);
+		return ret;
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
 				       "out of memory");
 	ret = cmk_volume_table(h, dev, t);
-	if (!ret)
+	if (!ret && o->lease && strlen(o->lease) >= sizeof(t->lease))
+		ret = -ENAMETOOLONG;
+	if (!ret) {
+		if (o->lease)
+			strcpy(t->lease, o->lease);
+		t->allow_discards = o->allow_discards;
 		ret = cmk_table_validate(t, h->data_sectors, &why);
-	else
-		why = "device path too long";
+	} else {
+		why = "device path or lease name too long";
+	}
 	if (ret) {
 		cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, ret,
 				"the header gives an invalid table: %s", why);
@@ -510,7 +636,11 @@ int cmk_volume_activate(const struct cmk_hdr *h,
 				strerror(-ret));
 		goto out;
 	}
-	ret = cmk_dm_create(name, dm_uuid, h->data_sectors, t, read_only);
+	if (o->reload)
+		ret = cmk_dm_reload(name, h->data_sectors, t);
+	else
+		ret = cmk_dm_create(name, dm_uuid, h->data_sectors, t,
+				    o->read_only);
 	cmk_keyring_drop_deks(t->key_prefix, keys->count,
 			      KEY_SPEC_THREAD_KEYRING);
 	keyctl_clear(KEY_SPEC_THREAD_KEYRING);
@@ -658,4 +788,74 @@ out:
 	*list = out;
 	*n = cnt;
 	return 0;
+}
+
+/* Is /sys/class/block/@dev a cmk mapping itself (dm uuid "CMK-...")? */
+static bool cmk_volume_is_cmk_mapping(const char *dev)
+{
+	char path[300], uuid[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/dm/uuid", dev);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(uuid, sizeof(uuid), f))
+		uuid[0] = '\0';
+	fclose(f);
+	return !strncmp(uuid, "CMK-", 4);
+}
+
+/**
+ * cmk_volume_find_device() - the block device holding a volume's header
+ * @uuid: the volume's UUID in text form (lowercase)
+ * @path: set to "/dev/<name>" when found
+ * @size: bytes in @path
+ *
+ * Looks at the start of every block device in /sys/class/block, except
+ * cmk mappings themselves, for a dm-cmk header with this UUID.  Two
+ * devices holding it (a copy of a disk, say) is an error: the caller must
+ * name the device.
+ *
+ * Return: 1 if found, 0 if not, -ENOTUNIQ if more than one device holds
+ * it, or another negative errno.
+ */
+int cmk_volume_find_device(const char *uuid, char *path, size_t size)
+{
+	struct cmk_hdr_read_info info;
+	char dev[300], what[64], u[CMK_UUID_STR_LEN];
+	struct cmk_hdr *h;
+	struct dirent *d;
+	int fd, found = 0;
+	DIR *dir;
+
+	dir = opendir("/sys/class/block");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.' || cmk_volume_is_cmk_mapping(d->d_name))
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", d->d_name);
+		fd = open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		h = NULL;
+		if (cmk_volume_probe(fd, what, sizeof(what)) == 1 &&
+		    !strcmp(what, "a dm-cmk header") &&
+		    !cmk_hdr_read(fd, &h, &info)) {
+			cmk_uuid_format(h->uuid, u);
+			if (!strcmp(u, uuid)) {
+				if (found++)
+					found = -ENOTUNIQ;
+				else
+					snprintf(path, size, "%s", dev);
+			}
+			cmk_hdr_free(h);
+		}
+		close(fd);
+		if (found < 0)
+			break;
+	}
+	closedir(dir);
+	return found;
 }

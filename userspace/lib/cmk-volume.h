@@ -95,6 +95,20 @@ struct cmk_mapping {
 	bool read_only;
 };
 
+/**
+ * struct cmk_activate_opts - how to load a volume's mapping
+ * @read_only: a read-only mapping (create only)
+ * @allow_discards: pass discards down
+ * @reload: replace the table of the existing mapping of this volume
+ * @lease: description of the lease key, NULL for none
+ */
+struct cmk_activate_opts {
+	bool read_only;
+	bool allow_discards;
+	bool reload;
+	const char *lease;
+};
+
 /* Called every so many extents during long work; @done of @total. */
 typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 				       void *arg);
@@ -120,6 +134,14 @@ int cmk_volume_activate(const struct cmk_hdr *h,
 			const struct cmk_volume_keys *keys, const char *dev,
 			const char *name, bool read_only,
 			struct cmk_volume_error *err);
+int cmk_volume_activate_opts(const struct cmk_hdr *h,
+			     const struct cmk_volume_keys *keys,
+			     const char *dev, const char *name,
+			     const struct cmk_activate_opts *o,
+			     struct cmk_volume_error *err);
+int cmk_volume_check_kek(const struct cmk_hdr *h, struct cmk_vault *v,
+			 struct cmk_volume_error *err);
+int cmk_volume_find_device(const char *uuid, char *path, size_t size);
 int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size);
 int cmk_volume_mappings(struct cmk_mapping **list, size_t *n);
 

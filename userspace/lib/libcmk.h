@@ -75,9 +75,16 @@ uint64_t cmk_extent_first_sector(uint32_t extent, uint32_t extent_sectors);
 uint64_t cmk_extent_len(uint64_t len, uint32_t extent, uint32_t extent_sectors);
 void cmk_xts_tweak(uint64_t sector, uint8_t iv[16]);
 
+/* cmk-json.c: locating values in a JSON document (cmkd's answers) */
+const char *cmk_json_skip(const char *p);
+const char *cmk_json_member(const char *obj, const char *key);
+const char *cmk_json_item(const char *arr, size_t i);
+int cmk_json_text(const char *val, char *buf, size_t size);
+
 /* The on-disk header, DEK wrap and secure buffers; the vault backends. */
 #include "cmk-hdr.h"
 #include "cmk-vault.h"
 #include "cmk-dm.h"
+#include "cmk-tab.h"
 
 #endif /* LIBCMK_H */
