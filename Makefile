@@ -114,3 +114,10 @@ $(SOFTHSM_ADMIN): userspace/tools/cmk-softhsm-admin.c
 build/tests/host/vault_admin_test: tests/host/vault_admin_test.sh $(CMKCTL) $(SOFTHSM_ADMIN)
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
+
+# cmkd's host test: TAP shell script, run from build/tests/host/ like the rest.
+tests: build/tests/host/cmkd_test
+
+build/tests/host/cmkd_test: tests/host/cmkd_test.sh $(CMKD) $(CMKCTL)
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@

@@ -49,10 +49,19 @@ int cmkd_request(const char *sock, const char *req, int timeout_s,
 		r = -errno;
 		goto out;
 	}
-	if (dprintf(fd, "%s\n", req) < 0) {
+	n = strlen(req);
+	buf = malloc(n + 2);
+	r = -ENOMEM;
+	if (!buf)
+		goto out;
+	memcpy(buf, req, n);
+	memcpy(buf + n, "\n", 2);
+	/* MSG_NOSIGNAL: a daemon that already closed is an error, not SIGPIPE. */
+	if (send(fd, buf, n + 1, MSG_NOSIGNAL) != n + 1) {
 		r = -errno;
 		goto out;
 	}
+	free(buf);
 	buf = malloc(size);
 	r = -ENOMEM;
 	if (!buf)

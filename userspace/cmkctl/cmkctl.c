@@ -1160,6 +1160,9 @@ int mapping_status(const char *cmd, const char *name,
 		return EXIT_OK;
 	if (ret == -ENXIO)
 		error("%s %s: no such mapping", cmd, name);
+	else if (ret == CMK_DM_UNAVAILABLE)
+		error("%s %s: device-mapper is not available (dm_mod not loaded?)",
+		      cmd, name);
 	else if (ret == -EMEDIUMTYPE)
 		error("%s %s: not a cmk mapping", cmd, name);
 	else
@@ -1320,7 +1323,8 @@ static int cmd_status(int argc, char *argv[])
 		const char *name = argv[optind];
 
 		dvol = cmkd_status_volume(sock, name, &doc);
-		if (dvol && cmk_dm_status(name, &st) == -ENXIO) {
+		ret = dvol ? cmk_dm_status(name, &st) : 0;
+		if (ret == -ENXIO || ret == CMK_DM_UNAVAILABLE) {
 			/* Managed by cmkd, not mapped now (inaccessible). */
 			if (json) {
 				const char *end = cmk_json_skip(dvol);
@@ -1421,9 +1425,13 @@ static int cmd_status(int argc, char *argv[])
 	}
 
 	ret = cmk_volume_mappings(&list, &n);
-	if (ret) {
+	if (ret == -ENODEV) {
+		/* cmkd's volumes are still worth showing. */
+		warning("status: device-mapper is not available: no mappings");
+		list = NULL;
+		n = 0;
+	} else if (ret) {
 		error("status: listing device-mapper devices: %s",
-		      ret == -ENODEV ? "device-mapper is not available" :
 		      strerror(-ret));
 		return EXIT_FAIL;
 	}

@@ -317,18 +317,25 @@ void cmkd_ctl_accept(struct cmkd *d)
 	fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
 	    cred.uid != 0) {
 		cmkd_log(LOG_WARNING, NULL, NULL,
 			 "control socket: refused a client (uid %d, pid %d)",
 			 len == sizeof(cred) ? (int)cred.uid : -1,
 			 len == sizeof(cred) ? (int)cred.pid : -1);
+		/*
+		 * Read (and ignore) the request first: closing with unread
+		 * data resets the connection and loses the answer.
+		 */
+		recv(fd, req, sizeof(req), MSG_DONTWAIT);
 		cmkd_ctl_error(fd, "permission denied: root only");
+		shutdown(fd, SHUT_WR);
+		recv(fd, req, sizeof(req), 0);
 		close(fd);
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (got < sizeof(req) - 1) {
 		n = recv(fd, req + got, sizeof(req) - 1 - got, 0);
 		if (n < 0 && errno == EINTR)

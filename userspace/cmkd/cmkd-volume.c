@@ -146,7 +146,12 @@ static int cmkd_lease_create(struct cmkd_volume *v)
 		    KEY_SPEC_PROCESS_KEYRING);
 	if (k < 0)
 		return -errno;
-	if (keyctl_set_timeout(k, cmkd_lease_secs(v))) {
+	/*
+	 * Room for the table load, which can take seconds (the first cipher
+	 * allocation after boot runs the crypto self-tests); the lease proper
+	 * starts once the table is in (cmkd_lease_start()).
+	 */
+	if (keyctl_set_timeout(k, cmkd_lease_secs(v) + CMKD_LEASE_LOAD_S)) {
 		int r = -errno;
 
 		keyctl_revoke(k);
@@ -173,6 +178,13 @@ static void cmkd_lease_renew(struct cmkd_volume *v)
 	}
 	v->lease_renewed = cmkd_now_ms();
 	v->lease_expiry = time(NULL) + cmkd_lease_secs(v);
+}
+
+/* The table holds the lease key: from now on, the lease time proper. */
+static void cmkd_lease_start(struct cmkd_volume *v)
+{
+	v->lease_renewed = 0;
+	cmkd_lease_renew(v);
 }
 
 /* ---- tear down ---- */
@@ -461,6 +473,7 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 		cmkd_open_failed(d, v, job);
 		return;
 	}
+	cmkd_lease_start(v);
 	v->attempts = 0;
 	v->backoff_ms = 0;
 	cmkd_set_state(v, CMKD_AVAILABLE, CMK_VAULT_OK, NULL);

@@ -136,11 +136,13 @@ static int cmkd_job_header(struct cmkd_job *job)
 	return 0;
 }
 
-static void cmkd_job_run(struct cmkd_job *job)
+static void cmkd_job_try(struct cmkd_job *job)
 {
 	struct cmk_vault *v = NULL;
-	uint64_t start = cmkd_now_ms();
 
+	cmk_volume_keys_wipe(&job->keys);
+	cmk_hdr_free(job->h);
+	job->h = NULL;
 	memset(&job->err, 0, sizeof(job->err));
 	job->err.extent = -1;
 	if (job->type == CMKD_JOB_OPEN) {
@@ -160,6 +162,23 @@ static void cmkd_job_run(struct cmkd_job *job)
 	}
 	if (v)
 		cmk_vault_close(v);
+}
+
+/*
+ * A transient failure is tried again at once, once: the vault's modules
+ * stay loaded between jobs (cmk_vault_pkcs11_keep_modules()), and the first
+ * call after a vault restart fails on the old connection, which the failed
+ * call marks for a fresh start.  Only a vault that is really away costs a
+ * failed check.
+ */
+static void cmkd_job_run(struct cmkd_job *job)
+{
+	uint64_t start = cmkd_now_ms();
+
+	cmkd_job_try(job);
+	if (job->ret && job->err.kind == CMK_VOLUME_FAIL_VAULT &&
+	    job->err.vault.cls == CMK_VAULT_TRANSIENT)
+		cmkd_job_try(job);
 	job->ms = cmkd_elapsed_ms(start);
 }
 

@@ -32,6 +32,8 @@
 #define CMKD_TICK_MS		250
 /* First retry of an open that could not reach the vault. */
 #define CMKD_BACKOFF_MIN_MS	1000
+/* Extra lease time while a table is being loaded. */
+#define CMKD_LEASE_LOAD_S	30
 /* Events remembered per volume for "cmkctl status". */
 #define CMKD_EVENTS		8
 /* Longest reason text. */

@@ -125,7 +125,7 @@ int cmk_dm_create(const char *name, const char *dm_uuid, uint64_t len,
 
 	dmt = dm_task_create(DM_DEVICE_CREATE);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -ENOMEM;
 	if (!dm_task_set_name(dmt, name) ||
 	    (dm_uuid && !dm_task_set_uuid(dmt, dm_uuid)) ||
@@ -175,7 +175,7 @@ int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t)
 
 	dmt = dm_task_create(DM_DEVICE_RELOAD);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -ENOMEM;
 	if (!dm_task_set_name(dmt, name) ||
 	    !dm_task_add_target(dmt, 0, len, CMK_TARGET_NAME, params))
@@ -192,7 +192,7 @@ int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t)
 	 */
 	dmt = dm_task_create(DM_DEVICE_RESUME);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -ENOMEM;
 	if (!dm_task_set_name(dmt, name) || !dm_task_skip_lockfs(dmt))
 		goto out;
@@ -223,7 +223,7 @@ int cmk_dm_remove(const char *name, bool deferred)
 
 	dmt = dm_task_create(DM_DEVICE_REMOVE);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -ENOMEM;
 	if (!dm_task_set_name(dmt, name) ||
 	    (deferred && !dm_task_deferred_remove(dmt)))
@@ -250,7 +250,7 @@ int cmk_dm_exists(const char *name, int32_t *open_count)
 
 	dmt = dm_task_create(DM_DEVICE_INFO);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -EIO;
 	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
 	    !dm_task_get_info(dmt, &info))
@@ -279,7 +279,7 @@ static int cmk_dm_target_line(const char *name, int task, char *buf,
 
 	dmt = dm_task_create(task);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	/* libdevmapper reports a missing device as success, !info.exists. */
 	r = -ENXIO;
 	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
@@ -348,7 +348,7 @@ int cmk_dm_message(const char *name, const char *msg)
 
 	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||
 	    !dm_task_set_message(dmt, msg))
 		goto out;
@@ -372,7 +372,7 @@ int cmk_dm_suspend(const char *name, bool suspend)
 
 	dmt = dm_task_create(suspend ? DM_DEVICE_SUSPEND : DM_DEVICE_RESUME);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	if (!dm_task_set_name(dmt, name))
 		goto out;
 	r = suspend ? (dm_task_run(dmt) ? 0 : -EIO) : cmk_dm_run_udev(dmt);

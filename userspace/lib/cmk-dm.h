@@ -6,8 +6,16 @@
 #ifndef CMK_DM_H
 #define CMK_DM_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/*
+ * What a failed dm_task_create() means: libdevmapper could not reach the
+ * kernel's device-mapper (it checks the driver when the first task is
+ * made), far more often than it ran out of memory.
+ */
+#define CMK_DM_UNAVAILABLE	(-ENODEV)
 
 struct cmk_table;
 struct cmk_status;

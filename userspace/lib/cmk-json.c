@@ -8,6 +8,7 @@
  * never a read past the terminating NUL.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,16 +99,19 @@ const char *cmk_json_member(const char *obj, const char *key)
 		return NULL;
 	p = cmk_json_ws(p + 1);
 	while (*p == '"') {
+		const char *kend;
+
 		k = p + 1;
 		p = cmk_json_skip_string(p);
 		if (!p)
 			return NULL;
+		/* The raw name is [k, kend): compared whole, escapes and all. */
+		kend = p - 1;
 		p = cmk_json_ws(p);
 		if (*p != ':')
 			return NULL;
 		p = cmk_json_ws(p + 1);
-		if ((size_t)(p - k) >= klen + 1 && !strncmp(k, key, klen) &&
-		    k[klen] == '"')
+		if ((size_t)(kend - k) == klen && !strncmp(k, key, klen))
 			return p;
 		p = cmk_json_skip(p);
 		if (!p)
@@ -202,7 +206,11 @@ int cmk_json_text(const char *val, char *buf, size_t size)
 				c = '\f';
 				break;
 			case 'u':
-				if (sscanf(p + 1, "%4x", &u) != 1)
+				/* Exactly four hex digits; no NUL inside a string. */
+				if (p + 4 >= end - 1 || !isxdigit(p[1]) ||
+				    !isxdigit(p[2]) || !isxdigit(p[3]) ||
+				    !isxdigit(p[4]) ||
+				    sscanf(p + 1, "%4x", &u) != 1 || !u)
 					return -EINVAL;
 				p += 4;
 				c = u < 0x80 ? (char)u : '?';

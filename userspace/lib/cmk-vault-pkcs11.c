@@ -50,12 +50,19 @@ struct cmk_p11_module {
 	CK_FUNCTION_LIST *f;
 	int refs;
 	bool stale;
+	time_t loaded;
 };
 
 static struct cmk_p11_module cmk_p11_modules[CMK_P11_MODULES_MAX];
 static pthread_mutex_t cmk_p11_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Keep modules loaded and initialized when no vault uses them. */
+/* Keep modules loaded and initialized when no vault uses them... */
 static bool cmk_p11_keep;
+/*
+ * ...but start each one afresh at least this often: a module serving its
+ * token in process (SoftHSM2) reads the PINs only when initialized, so a
+ * PIN change reaches a kept module within this time.
+ */
+#define CMK_P11_KEEP_MAX_S	60
 
 struct cmk_p11 {
 	struct cmk_p11_module *mod;
@@ -436,7 +443,8 @@ static void cmk_p11_module_put(struct cmk_p11_module *m, bool stale)
  * @keep: true: a module stays loaded and initialized when its last vault
  *	is closed, so that the next cmk_vault_open() of it costs a session
  *	and a login only (for a p11-kit client, no new connection to the
- *	server).  A module whose vault last failed with a transient error is
+ *	server).  A module whose vault last failed with a transient error,
+ *	or that was initialized more than CMK_P11_KEEP_MAX_S seconds ago, is
  *	finalized and initialized again at its next use.
  *
  * For a daemon that opens a vault for every check.  Sessions and logins are
@@ -472,7 +480,8 @@ static int cmk_p11_module_get(const char *path, struct cmk_p11_module **mp,
 		m = &cmk_p11_modules[i];
 		if (!m->path || strcmp(m->path, path))
 			continue;
-		if (!m->refs && m->stale) {
+		if (!m->refs && (m->stale ||
+				 time(NULL) - m->loaded >= CMK_P11_KEEP_MAX_S)) {
 			/* Kept loaded, last used by a failed vault: start over. */
 			m->f->C_Finalize(NULL);
 			rv = cmk_p11_initialize(m->f);
@@ -484,6 +493,7 @@ static int cmk_p11_module_get(const char *path, struct cmk_p11_module **mp,
 				goto out;
 			}
 			m->stale = false;
+			m->loaded = time(NULL);
 		}
 		m->refs++;
 		*mp = m;
@@ -532,6 +542,7 @@ static int cmk_p11_module_get(const char *path, struct cmk_p11_module **mp,
 	m->dl = dl;
 	m->f = f;
 	m->refs = 1;
+	m->loaded = time(NULL);
 	*mp = m;
 out:
 	pthread_mutex_unlock(&cmk_p11_lock);

@@ -671,7 +671,7 @@ int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size)
 
 	dmt = dm_task_create(DM_DEVICE_INFO);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -EIO;
 	if (!dm_task_set_uuid(dmt, dm_uuid) || !dm_task_run(dmt) ||
 	    !dm_task_get_info(dmt, &info))
@@ -696,7 +696,7 @@ static int cmk_volume_dm_info(const char *name, struct cmk_mapping *m)
 
 	dmt = dm_task_create(DM_DEVICE_INFO);
 	if (!dmt)
-		return -ENOMEM;
+		return CMK_DM_UNAVAILABLE;
 	r = -EIO;
 	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
 	    !dm_task_get_info(dmt, &info))
