@@ -68,6 +68,12 @@ done
 tests/host/fuzz-header.sh >"$results/fuzz-header.tap" 2>&1
 count host/fuzz-header "$results/fuzz-header.tap" $?
 
+# README.md's "Try it by hand", piped into the guest shell (newest kernel).
+echo "== quickstart"
+tests/vm/quickstart.sh -k "$(scripts/kvers.sh all | tail -n 1)" \
+	-o "$(pwd)/$results/quickstart" >"$results/quickstart.tap" 2>&1
+count quickstart "$results/quickstart.tap" $?
+
 for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	echo "== VM tests on $k"
 	dir=$(pwd)/$results/$k

@@ -16,7 +16,7 @@ dmsetup libdevmapper-dev keyutils libkeyutils-dev
 softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev
 fio cryptsetup-bin openssl libssl-dev
 sparse perl python3 python3-docutils
-util-linux e2fsprogs udev systemd
+util-linux e2fsprogs udev systemd man-db groff-base
 "
 
 missing=""

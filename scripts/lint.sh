@@ -11,6 +11,8 @@ scripts/ksrc.sh build/ksrc || exit 1
 kvers=$(scripts/kvers.sh all)
 files=$(ls kernel/*.[ch] include/*.h)
 docs=$(find Documentation -name '*.rst' | sort)
+mans=$(ls Documentation/man/*.[0-9])
+units=$(ls userspace/*/*.service)
 
 n=0
 failed=0
@@ -26,7 +28,7 @@ point() {	# point OK|FAIL DESC [DETAIL]
 }
 
 echo "TAP version 13"
-echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs") + 1))"
+echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs") + $(wc -w <<<"$mans") + $(wc -w <<<"$units") + 1))"
 
 for k in $kvers; do
 	rm -rf "build/kernel/$k"
@@ -89,6 +91,31 @@ PY
 		point OK "rst parses cleanly: $f"
 	else
 		point FAIL "rst parses cleanly: $f" "$log"
+	fi
+done
+
+# Man pages: no groff warnings.
+for f in $mans; do
+	log=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+	if [ -z "$log" ]; then
+		point OK "man page renders without warnings: $f"
+	else
+		point FAIL "man page renders without warnings: $f" "$log"
+	fi
+done
+
+# systemd units: systemd-analyze verify, with the programs pointed at the
+# build (they are not installed here) and man pages not looked up.
+for f in $units; do
+	tmpd=$(mktemp -d)
+	sed "s|/usr/sbin/|$(pwd)/build/userspace/|" "$f" >"$tmpd/$(basename "$f")"
+	log=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
+		"$tmpd/$(basename "$f")" 2>&1)
+	rm -rf "$tmpd"
+	if [ -z "$log" ]; then
+		point OK "systemd-analyze verify: $f"
+	else
+		point FAIL "systemd-analyze verify: $f" "$log"
 	fi
 done
 

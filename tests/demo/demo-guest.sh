@@ -1,17 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The demo, guest side: a filesystem on a dm-cmk volume whose keys sit in
-# the kernel keyring and whose lease is renewed by a stand-in for cmkd.
-# Revoking the lease (what cmkd does when the KEK is revoked) takes the
-# volume down within a second; a new table (revalidation) brings it back
-# with its files.
+# The demo, guest side: customer-managed keys from end to end.
 #
-# Today the DEKs are random keys made here; the vault (KEK wrapping a volume
-# key that wraps the DEKs), cmkctl and cmkd come with issues 3 and 4.
+#   the customer's vault (a SoftHSM2 token behind p11-kit server, its own
+#   process) holds an RSA-2048 KEK that never leaves it; cmkctl formats a
+#   disk (one vault call wraps the volume key, which wraps a DEK per
+#   extent); cmkd opens it (one vault call), renews its kernel lease and
+#   checks the KEK every 2 s; a filesystem and files; the customer disables
+#   the KEK in the vault: the volume goes Inaccessible within seconds (I/O
+#   fails, keys wiped, alert raised); the customer enables it again:
+#   cmkctl revalidate brings it back, files intact.
 set -eu
 
 cd "$(dirname "$0")/../.."
+repo=$(pwd)
+export PATH=$repo/build/userspace:$repo/scripts:$PATH:/sbin:/usr/sbin
 for m in dm_mod loop; do modprobe "$m"; done
 grep -q '^dm_cmk ' /proc/modules || insmod "build/kernel/$(uname -r)/dm-cmk.ko"
 
@@ -19,34 +23,60 @@ say() { printf '\n==> %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 tmp=$(mktemp -d)
+vault=$tmp/vault
+sock=$tmp/cmkd.sock
+name=data
+cmkd_pid=''
+cleanup() {
+	mountpoint -q "$tmp/mnt" 2>/dev/null && umount -l "$tmp/mnt"
+	[ -n "$cmkd_pid" ] && kill "$cmkd_pid" 2>/dev/null && wait "$cmkd_pid" 2>/dev/null
+	cmk-vault-softhsm stop "$vault" >/dev/null 2>&1 || true
+	[ -n "${disk:-}" ] && losetup -d "$disk" 2>/dev/null
+	true
+}
+trap cleanup EXIT
+
+# state: cmkd's state of the volume.
+state() {
+	cmkctl status "$name" --json --socket "$sock" 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print((json.load(sys.stdin).get("cmkd") or {}).get("state", "?"))' 2>/dev/null
+}
+
+say "1. the customer's vault: an RSA-2048 KEK in an HSM (SoftHSM2), served by its own process"
+out=$(cmk-vault-softhsm create "$vault" 2>&1)
+eval "$(grep -v '^#' <<<"$out")"
+out=$(cmk-vault-softhsm serve "$vault" 2>>"$tmp/vault.err")
+eval "$(grep -v '^#' <<<"$out")"
+export P11_KIT_SERVER_ADDRESS
+echo "KEK: $CMK_KEK_URI_REMOTE"
+run cmkctl validate-kek "$CMK_KEK_URI_REMOTE"
+
+say "2. format a 256 MiB disk: one vault call wraps the volume key; 16 extents, a DEK each"
 truncate -s 256M "$tmp/disk.img"
 disk=$(losetup -f --show "$tmp/disk.img")
-name=demo
-len=$((256 * 2048))
-ext=32768		# 16 MiB extents: 16 DEKs
-prefix=cmk:demo:
-lease=cmk:demo:lease
+run cmkctl format "$disk" --kek "$CMK_KEK_URI_REMOTE" --extent-size 16M --label demo
+run cmkctl dump "$disk" | head -n 16
 
-say "1. one 512-bit DEK per extent into the kernel keyring (logon keys: unreadable from userspace)"
-for i in $(seq 0 15); do
-	head -c 64 /dev/urandom | keyctl padd logon "$prefix$i" @s >/dev/null
-done
-run keyctl show @s | head -n 6
-echo "   ... 16 DEKs"
-
-say "2. a lease key with a 3 s timeout, renewed every second (cmkd's job)"
-lid=$(keyctl add user "$lease" lease @s)
-keyctl timeout "$lid" 3
-( while keyctl timeout "$lid" 3 2>/dev/null; do sleep 1; done ) &
-renewer=$!
-
-say "3. the cmk mapping: key descriptions only in the table, never key bytes"
-run dmsetup create "$name" --table "0 $len cmk $disk 0 $ext 4096 $prefix 2 lease $lease"
-udevadm settle 2>/dev/null || dmsetup mknodes "$name"
+say "3. cmkd manages it: cmktab, then the daemon (KEK checked every 2 s, lease 6 s)"
+mkdir -p /etc/cmk 2>/dev/null || true
+cat >"$tmp/alert" <<EOF
+#!/bin/sh
+echo "ALERT: volume \$CMK_VOLUME is \$CMK_EVENT at \$CMK_TIME: \$CMK_REASON" >>"$tmp/alerts"
+EOF
+chmod 755 "$tmp/alert"
+(umask 077; echo "$name $disk - poll=2s,lease=6s,grace=6s,alert=$tmp/alert" >"$tmp/cmktab")
+run cat "$tmp/cmktab"
+cmkd --foreground --config "$tmp/cmktab" --socket "$sock" \
+	--audit-log "$tmp/audit.log" 2>"$tmp/cmkd.log" &
+cmkd_pid=$!
+for _ in $(seq 240); do [ "$(state)" = available ] && break; sleep 0.25; done
+sed 's/^/cmkd: /' "$tmp/cmkd.log"
+run cmkctl status --socket "$sock"
+echo "the table names the DEK keys and the lease key, never key bytes:"
 run dmsetup table "$name"
-run dmsetup status "$name"
 
 say "4. a filesystem and some files"
+udevadm settle 2>/dev/null || dmsetup mknodes "$name"
 run mkfs.ext4 -q -L demo "/dev/mapper/$name"
 mkdir -p "$tmp/mnt"
 run mount "/dev/mapper/$name" "$tmp/mnt"
@@ -55,44 +85,47 @@ echo "customer data, encrypted at rest with customer-managed keys" >"$tmp/mnt/he
 sync
 (cd "$tmp/mnt" && sha256sum data.bin hello.txt | tee "$tmp/sums")
 
-say "5. the KEK is revoked: cmkd revokes the lease"
+say "5. the customer disables the KEK in the vault"
+run cmk-vault-softhsm kek "$vault" disable
 t0=$(date +%s.%N)
-run keyctl revoke "$lid"
 until ! dd if="/dev/mapper/$name" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; do
-	sleep 0.05
+	sleep 0.1
 done
 t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" 'BEGIN { printf "   first EIO %.2f s after the revoke\n", b - a }'
-run dmsetup status "$name"
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "first EIO %.2f s after the KEK was disabled (poll interval 2 s)\n", b - a }'
+for _ in $(seq 40); do [ "$(state)" = inaccessible ] && break; sleep 0.25; done
+grep -E 'inaccessible' "$tmp/cmkd.log" | sed 's/^/cmkd: /'
+for _ in $(seq 20); do [ -s "$tmp/alerts" ] && break; sleep 0.25; done
+cat "$tmp/alerts" 2>/dev/null || echo "(no alert yet)"
 echo 3 >/proc/sys/vm/drop_caches
 printf '$ cat hello.txt\n'
 if cat "$tmp/mnt/hello.txt"; then
-	echo "   UNEXPECTED: the file is still readable" && exit 1
+	echo "UNEXPECTED: the file is still readable" && exit 1
 fi
-printf '$ dd of=/dev/mapper/%s oflag=direct\n' "$name"
-if head -c 4096 /dev/zero | dd of="/dev/mapper/$name" bs=4k oflag=direct status=none; then
-	echo "   UNEXPECTED: the volume still takes writes" && exit 1
-fi
-echo "   the volume is Inaccessible: every read and write fails with EIO"
-kill "$renewer" 2>/dev/null || true
-umount "$tmp/mnt" 2>/dev/null || umount -l "$tmp/mnt"
+echo "the volume is Inaccessible: every read and write fails, its keys are wiped"
+run cmkctl status "$name" --socket "$sock" | sed -n '/^cmkd state/,/^since/p'
+run umount "$tmp/mnt"
+echo "(the mapping was removed once unmounted)"
+dmsetup info "$name" >/dev/null 2>&1 && echo "UNEXPECTED: mapping still there" && exit 1
 
-say "6. revalidation: a fresh lease and a new table bring it back (Available)"
-lid=$(keyctl add user "$lease" lease @s)
-keyctl timeout "$lid" 3
-( while keyctl timeout "$lid" 3 2>/dev/null; do sleep 1; done ) &
-renewer=$!
-run dmsetup reload "$name" --table "0 $len cmk $disk 0 $ext 4096 $prefix 2 lease $lease"
-run dmsetup resume "$name"
-run dmsetup status "$name"
+say "6. the customer enables the KEK again: revalidate (one vault call)"
+run cmk-vault-softhsm kek "$vault" enable
+run cmkctl revalidate "$name" --socket "$sock"
+udevadm settle 2>/dev/null || dmsetup mknodes "$name"
 run mount "/dev/mapper/$name" "$tmp/mnt"
 (cd "$tmp/mnt" && run sha256sum -c "$tmp/sums")
+run cat "$tmp/mnt/hello.txt"
 
-say "7. clean up"
-umount "$tmp/mnt"
-kill "$renewer"
-run dmsetup remove "$name"
-for i in $(seq 0 15); do keyctl unlink "$(keyctl search @s logon "$prefix$i")" @s >/dev/null; done
-losetup -d "$disk"
+say "7. the audit trail (one JSON line per vault call and state change; no keys, no PIN)"
+grep -m1 '"op":"unwrap"' "$tmp/audit.log"
+grep -E '"op":"(activate|teardown|revalidate|close)"' "$tmp/audit.log" | tail -n 4
+echo "vault calls: $(grep -c '"op":"unwrap"' "$tmp/audit.log") unwraps (1 open, 1 revalidate, the rest KEK checks)"
+
+say "8. clean up"
+run umount "$tmp/mnt"
+run cmkctl close "$name" --socket "$sock"
+kill "$cmkd_pid"
+wait "$cmkd_pid" || true
+cmkd_pid=''
 echo
 echo "demo: OK"

@@ -8,7 +8,9 @@
 # nothing and writes nothing; a damaged header copy A still opens; a stock
 # dm-crypt stack from recovery-table reads the same bytes; close refuses a
 # busy mapping, and close --deferred wipes the keys at once and removes
-# the mapping after umount.
+# the mapping after umount; the same volume opened with the vault in its own
+# process (cmk-vault-softhsm serve: p11-kit server), then refused with exit 3
+# once that server is gone.
 
 # Conditions are single-quoted and eval'd by tpoint().
 # shellcheck disable=SC2016,SC2034
@@ -25,7 +27,7 @@ LIN=cmklin$CMK_TAG
 MNT=$CMK_TMP/mnt
 export PATH=$PATH:/sbin:/usr/sbin
 
-PLAN=51
+PLAN=61
 tap_plan $PLAN
 
 if [ ! -x "$CMKCTL" ] || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
@@ -266,5 +268,69 @@ tpoint "open --read-only --json: read-only mapping" \
 	'[ $rc = 0 ] && jq "d[\"read_only\"] and d[\"vault_calls\"] == 1 and d[\"degraded\"]" && [ "$(blockdev --getro "$(dm_node "$NAME")")" = 1 ]'
 run close "$NAME"
 tpoint "close" '[ $rc = 0 ] && ! mapped "$NAME"'
+
+# --- the vault in its own process: p11-kit server -----------------------------
+# The same token behind "cmk-vault-softhsm serve" (p11-kit server on a Unix
+# socket), reached through p11-kit-client.so with the URI and address that
+# serve prints; SOFTHSM2_CONF unset, so that only the server can find the
+# token.  Then the server stops: open fails as "vault unreachable".
+VDIR=$CMK_TMP/v1
+served=0
+stop_server() {
+	[ "$served" = 1 ] && "$VAULT" stop "$VDIR" >/dev/null 2>&1
+	served=0
+}
+trap 'stop_server; cmk_cleanup' EXIT
+# remote_open [ARGS]: cmkctl open with the remote KEK URI, like run.
+remote_open() {
+	env -u SOFTHSM2_CONF "$CMKCTL" open "$DEV" "$NAME" --kek "$URIR" "$@" \
+		>"$CMK_TMP/out" 2>"$CMK_TMP/err"
+	rc=$?
+	[ "$rc" = 0 ] && CMK_DEVS+=("$NAME")
+	udevadm settle >/dev/null 2>&1 || true
+}
+
+"$VAULT" serve "$VDIR" >"$CMK_TMP/out" 2>"$CMK_TMP/err"
+rc=$?
+[ $rc = 0 ] && served=1
+cp "$CMK_TMP/out" "$CMK_TMP/serve"
+SPID=$(cat "$VDIR/p11kit.pid" 2>/dev/null)
+tpoint "cmk-vault-softhsm serve: p11-kit server up, prints its address and URI" \
+	'[ $rc = 0 ] && [ -S "$VDIR/p11kit.sock" ] && kill -0 "$SPID" &&
+	 grep -q "^P11_KIT_SERVER_ADDRESS=unix:path=$VDIR/p11kit.sock;" "$CMK_TMP/serve" &&
+	 grep -q "^CMK_KEK_URI_REMOTE=.*module-path=[^&]*p11-kit-client.so" "$CMK_TMP/serve"'
+CMK_KEK_URI_REMOTE=''
+# P11_KIT_SERVER_ADDRESS (exported) and CMK_KEK_URI_REMOTE.
+eval "$(grep -v '^#' "$CMK_TMP/serve")"
+URIR=$CMK_KEK_URI_REMOTE
+diag "p11-kit server pid $SPID, $P11_KIT_SERVER_ADDRESS"
+
+remote_open --json
+tpoint "open through p11-kit server: one vault call, mapped" \
+	'[ $rc = 0 ] && jq "d[\"vault_calls\"] == 1" && mapped "$NAME"'
+NODE=$(dm_node "$NAME")
+check "mount" mount "$NODE" "$MNT"
+check "files intact, KEK through p11-kit server" sha_check
+check "umount" umount "$MNT"
+tpoint "no DEK key in any keyring after the remote open" 'no_dek_keys'
+run close "$NAME"
+tpoint "close" '[ $rc = 0 ] && ! mapped "$NAME"'
+
+"$VAULT" stop "$VDIR" >"$CMK_TMP/out" 2>"$CMK_TMP/err"
+rc=$?
+served=0
+gone=1
+for _ in $(seq 50); do
+	kill -0 "$SPID" 2>/dev/null || { gone=0; break; }
+	sleep 0.1
+done
+tpoint "cmk-vault-softhsm stop: server gone, socket removed" \
+	'[ $rc = 0 ] && [ $gone = 0 ] && [ ! -e "$VDIR/p11kit.sock" ]'
+remote_open
+tpoint "open with the vault unreachable: exit 3, transient, clear error" \
+	'[ $rc = 3 ] && grep -Eq "^error: .*vault.*(unreachable|transient)" "$CMK_TMP/err"'
+grep '^error: ' "$CMK_TMP/err" | sed 's/^/# /'
+tpoint "vault unreachable: no mapping, no dm uuid, no key" \
+	'! mapped "$NAME" && ! dmsetup info -u "CMK-$UUID" >/dev/null 2>&1 && no_dek_keys'
 
 tap_done

@@ -5,6 +5,13 @@
 # Reads RESULTS/cmd (a shell script) and RESULTS/cwd written by run-vm.sh,
 # runs the command with output to RESULTS/guest.out, writes RESULTS/rc and
 # RESULTS/dmesg.txt, then powers off.  The console is kept for the kernel.
+#
+# Kernel arguments from run-vm.sh: cmkvm.disks=N loads virtio_blk (disks
+# from -d); cmkvm.interactive=tty (run-vm.sh -i on a terminal) runs the
+# command on the console instead, as a session leader with the console as
+# its controlling terminal (job control, Ctrl-C), TERM=cmkvm.term and the
+# size cmkvm.ttysize=ROWSxCOLS; cmkvm.interactive=stdin (-i with stdin
+# not a terminal) the same, but with stdin from RESULTS/stdin.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
 umask 022
@@ -50,10 +57,16 @@ esac
 [ -d /sys/fs/cgroup ] && mnt cgroup2 /sys/fs/cgroup
 $bb mkdir -p /run/lock /var/tmp
 
-results=''
+results='' interactive='' term=vt100 ttysize='' disks=''
 # shellcheck disable=SC2013
 for a in $(cat /proc/cmdline); do
-	case $a in cmkvm.results=*) results=${a#*=} ;; esac
+	case $a in
+	cmkvm.results=*) results=${a#*=} ;;
+	cmkvm.interactive=*) interactive=${a#*=} ;;
+	cmkvm.term=*) term=${a#*=} ;;
+	cmkvm.ttysize=*) ttysize=${a#*=} ;;
+	cmkvm.disks=*) disks=${a#*=} ;;
+	esac
 done
 if [ -z "$results" ] || [ ! -f "$results/cmd" ]; then
 	say "no command"
@@ -70,6 +83,10 @@ w /proc/sys/kernel/panic_on_oops 0
 w /proc/sys/kernel/sysrq 1
 
 say "stage 2 up"
+# Disks (run-vm.sh -d): the initramfs has no virtio_blk.
+if [ -n "$disks" ]; then
+	modprobe virtio_blk || say "cannot load virtio_blk"
+fi
 # udev, so that dmsetup gets its /dev/mapper nodes the usual way.
 udevd=''
 for f in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do
@@ -99,8 +116,33 @@ fi
 
 say "running command (cwd $cwd)"
 start=$(uptime)
-cd "$cwd" && sh "$results/cmd" </dev/null >"$results/guest.out" 2>&1
-rc=$?
+if [ -n "$interactive" ]; then
+	# The console's real tty (ttyS0): /dev/console cannot become a
+	# controlling terminal.
+	tty=''
+	if read -r c <"/sys/class/tty/console/active" 2>/dev/null; then
+		tty=/dev/${c##* }
+	fi
+	[ -c "$tty" ] || tty=/dev/ttyS0
+	export TERM="$term"
+	if [ "$interactive" = stdin ]; then
+		# Output for a pipe, not a terminal: no CR before each LF.
+		stty -onlcr <"$tty" 2>/dev/null
+		(cd "$cwd" && exec sh "$results/cmd") <"$results/stdin" >"$tty" 2>&1
+	else
+		case $ttysize in
+		[1-9]*x[1-9]*)
+			stty rows "${ttysize%x*}" cols "${ttysize#*x}" <"$tty" 2>/dev/null ;;
+		esac
+		# shellcheck disable=SC2094 # the terminal, read and written
+		(cd "$cwd" && exec setsid -w -c sh "$results/cmd") <"$tty" >"$tty" 2>&1
+	fi
+	rc=$?
+	export TERM=dumb
+else
+	cd "$cwd" && sh "$results/cmd" </dev/null >"$results/guest.out" 2>&1
+	rc=$?
+fi
 cd /
 udevadm settle --timeout=10 >/dev/null 2>&1
 dmesg >"$results/dmesg.txt" 2>&1

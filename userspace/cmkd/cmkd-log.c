@@ -289,7 +289,7 @@ void cmkd_reap(void)
  * cmkd_audit() - write an audit record about a volume
  * @d: the daemon
  * @v: the volume
- * @op: "open", "check", "teardown", "revalidate", "close"
+ * @op: "activate", "teardown", "revalidate", "close"
  * @cls: the result, CMK_VAULT_OK for success
  *
  * The record has the format of the vault calls' records (see

@@ -388,7 +388,7 @@ static void cmkd_open_failed(struct cmkd *d, struct cmkd_volume *v,
 		retry = cmkd_class_transient(cls);
 	else
 		retry = job->err.kind != CMK_VOLUME_FAIL_HEADER;
-	cmkd_audit(d, v, "open", cls == CMK_VAULT_OK ? CMK_VAULT_CONFIG : cls);
+	cmkd_audit(d, v, "activate", cls == CMK_VAULT_OK ? CMK_VAULT_CONFIG : cls);
 	if (retry) {
 		cmkd_retry_later(v);
 		cmkd_set_state(v, CMKD_OPENING, cls, job->err.msg);
@@ -477,7 +477,7 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 	v->attempts = 0;
 	v->backoff_ms = 0;
 	cmkd_set_state(v, CMKD_AVAILABLE, CMK_VAULT_OK, NULL);
-	cmkd_audit(d, v, was == CMKD_OPENING && v->nevents <= 2 ? "open" :
+	cmkd_audit(d, v, was == CMKD_OPENING && v->nevents <= 2 ? "activate" :
 		   "revalidate", CMK_VAULT_OK);
 	cmkd_log(LOG_NOTICE, v, "available",
 		 "available: %s on %s, %u extents, lease %u s, KEK checked every %.1f s",
