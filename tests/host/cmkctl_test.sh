@@ -44,7 +44,7 @@ umask 077
 
 COMMANDS="format dump validate-kek header-backup header-restore unlock-check open close recovery-table"
 # 3 per command, 3 for status (which takes no argument), plus the rest.
-PLAN=$((3 * 9 + 3 + 49))
+PLAN=$((3 * 9 + 3 + 49 + 4))
 echo "1..$PLAN"
 
 n=0
@@ -336,6 +336,28 @@ check "format with a detached header" '[ $rc = 0 ]'
 run unlock-check "$T/dd0" --header "$T/hdr" "${P1[@]}" --json
 check "unlock-check with the detached header: 8 extents" \
 	'[ $rc = 0 ] && jq "$T/out" "d[\"extents\"] == 8"'
+
+# ---- PIN sources besides a file ----
+# The keyring: a "user" key in a session keyring of this test only.
+out=$(keyctl session - bash -c '
+	tr -d "\n" <"$1" | keyctl padd user "cmktest:pin:$$" @s >/dev/null &&
+	"$2" unlock-check "$3" --kek "$4" --pin-keyring "cmktest:pin:$$" --json' \
+	_ "$T/v1/pin" "$CMKCTL" "$T/dr" "$URI" 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && grep -q '"extents"' <<<"$out"; then
+	ok "unlock-check with the PIN from the keyring (--pin-keyring)"
+else
+	not_ok "unlock-check with the PIN from the keyring (--pin-keyring)" "rc=$rc" "$out"
+fi
+run unlock-check "$T/dr" --kek "$URI" --pin-keyring "cmktest:nosuch:$$"
+check "--pin-keyring with no such key: exit 3, says which key" \
+	'[ $rc = 3 ] && err_has "cmktest:nosuch"'
+run unlock-check "$T/dr" --kek "$URI" --pin-prompt </dev/null
+check "--pin-prompt without a terminal: exit 3, says so" \
+	'[ $rc = 3 ] && err_has "no terminal"'
+run unlock-check "$T/dr" --kek "$URI" --pin-prompt "${P1[@]}"
+check "two PIN sources refused (exit 1)" \
+	'[ $rc = 1 ] && err_has "one PIN source"'
 
 [ "$n" = "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; failed=1; }
 exit $failed

@@ -27,7 +27,7 @@ LIN=cmklin$CMK_TAG
 MNT=$CMK_TMP/mnt
 export PATH=$PATH:/sbin:/usr/sbin
 
-PLAN=61
+PLAN=64
 tap_plan $PLAN
 
 if [ ! -x "$CMKCTL" ] || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
@@ -315,6 +315,21 @@ check "umount" umount "$MNT"
 tpoint "no DEK key in any keyring after the remote open" 'no_dek_keys'
 run close "$NAME"
 tpoint "close" '[ $rc = 0 ] && ! mapped "$NAME"'
+
+# open --lease (a key the caller keeps alive) and --allow-discards.
+LEASE_ID=$(keyctl add user "cmkvm:lease:$CMK_TAG" lease @s)
+keyctl timeout "$LEASE_ID" 30
+remote_open --lease "cmkvm:lease:$CMK_TAG" --allow-discards
+tpoint "open --lease --allow-discards: both in the table" \
+	'[ $rc = 0 ] && dmsetup table "$NAME" | grep -q " 3 allow_discards lease cmkvm:lease:$CMK_TAG$"'
+NODE=$(dm_node "$NAME")
+keyctl revoke "$LEASE_ID"
+sleep 0.5
+tpoint "the caller revokes the lease: I/O fails, status inaccessible" \
+	'! direct_read "$NODE" 0 1 4096 >/dev/null 2>&1 &&
+	 [ "$(cmk_field "$NAME" 1)" = inaccessible ]'
+run close "$NAME"
+tpoint "close the lapsed mapping" '[ $rc = 0 ] && ! mapped "$NAME"'
 
 "$VAULT" stop "$VDIR" >"$CMK_TMP/out" 2>"$CMK_TMP/err"
 rc=$?

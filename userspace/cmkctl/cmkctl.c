@@ -171,8 +171,40 @@ static uint64_t parse_size(const char *s)
 
 struct vault_args {
 	const char *pin_file;
+	const char *pin_keyring;
+	bool pin_prompt;
 	const char *audit_log;
 };
+
+/* Long-only option codes of the PIN sources besides --pin-file. */
+#define OPT_PIN_KEYRING	0x100
+#define OPT_PIN_PROMPT	0x101
+#define PIN_OPTIONS \
+	{ "pin-file", required_argument, NULL, 'p' }, \
+	{ "pin-keyring", required_argument, NULL, OPT_PIN_KEYRING }, \
+	{ "pin-prompt", no_argument, NULL, OPT_PIN_PROMPT }
+#define PIN_HELP \
+	"      --pin-file FILE     read the token PIN from FILE\n" \
+	"      --pin-keyring DESC  the token PIN is the \"user\" key DESC in your\n" \
+	"                          keyrings (keyctl padd user DESC @u)\n" \
+	"      --pin-prompt        ask for the token PIN on the terminal\n"
+
+/* One of the PIN options: record it; false if @opt is not one. */
+static bool pin_option(int opt, struct vault_args *va)
+{
+	switch (opt) {
+	case 'p':
+		va->pin_file = optarg;
+		return true;
+	case OPT_PIN_KEYRING:
+		va->pin_keyring = optarg;
+		return true;
+	case OPT_PIN_PROMPT:
+		va->pin_prompt = true;
+		return true;
+	}
+	return false;
+}
 
 static void vault_options(const struct vault_args *va,
 			  struct cmk_vault_options *opt)
@@ -181,6 +213,12 @@ static void vault_options(const struct vault_args *va,
 	if (va->pin_file) {
 		opt->pin = CMK_VAULT_PIN_FILE;
 		opt->pin_arg = va->pin_file;
+	} else if (va->pin_keyring) {
+		opt->pin = CMK_VAULT_PIN_KEYRING;
+		opt->pin_arg = va->pin_keyring;
+	} else if (va->pin_prompt) {
+		opt->pin = CMK_VAULT_PIN_PROMPT;
+		opt->pin_arg = "Token PIN: ";
 	}
 	opt->audit_path = va->audit_log;
 }
@@ -193,6 +231,10 @@ static int open_vault(const char *uri, const struct vault_args *va,
 	struct cmk_vault_error err;
 	char safe[CMK_HDR_URI_LEN];
 
+	if (!!va->pin_file + !!va->pin_keyring + va->pin_prompt > 1) {
+		error("give one PIN source: --pin-file, --pin-keyring or --pin-prompt");
+		return EXIT_USAGE;
+	}
 	if (va->pin_file && access(va->pin_file, R_OK)) {
 		error("reading PIN file %s: %s", va->pin_file, strerror(errno));
 		return EXIT_USAGE;
@@ -371,7 +413,7 @@ static int cmd_format(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "kek", required_argument, NULL, 'k' },
-		{ "pin-file", required_argument, NULL, 'p' },
+		PIN_OPTIONS,
 		{ "extent-size", required_argument, NULL, 'e' },
 		{ "data-unit", required_argument, NULL, 'u' },
 		{ "label", required_argument, NULL, 'l' },
@@ -406,7 +448,9 @@ static int cmd_format(int argc, char *argv[])
 			kek = optarg;
 			break;
 		case 'p':
-			va.pin_file = optarg;
+		case OPT_PIN_KEYRING:
+		case OPT_PIN_PROMPT:
+			pin_option(opt, &va);
 			break;
 		case 'e':
 			extent_size = parse_size(optarg);
@@ -762,7 +806,7 @@ out:
 static int cmd_validate_kek(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "pin-file", required_argument, NULL, 'p' },
+		PIN_OPTIONS,
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -780,7 +824,9 @@ static int cmd_validate_kek(int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			va.pin_file = optarg;
+		case OPT_PIN_KEYRING:
+		case OPT_PIN_PROMPT:
+			pin_option(opt, &va);
 			break;
 		case 'a':
 			va.audit_log = optarg;
@@ -931,7 +977,7 @@ static int cmd_unlock_check(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "header", required_argument, NULL, 'H' },
 		{ "kek", required_argument, NULL, 'k' },
-		{ "pin-file", required_argument, NULL, 'p' },
+		PIN_OPTIONS,
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -957,7 +1003,9 @@ static int cmd_unlock_check(int argc, char *argv[])
 			kek = optarg;
 			break;
 		case 'p':
-			va.pin_file = optarg;
+		case OPT_PIN_KEYRING:
+		case OPT_PIN_PROMPT:
+			pin_option(opt, &va);
 			break;
 		case 'a':
 			va.audit_log = optarg;
@@ -1040,8 +1088,10 @@ static int cmd_open(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "header", required_argument, NULL, 'H' },
 		{ "kek", required_argument, NULL, 'k' },
-		{ "pin-file", required_argument, NULL, 'p' },
+		PIN_OPTIONS,
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "allow-discards", no_argument, NULL, 'D' },
+		{ "lease", required_argument, NULL, 'L' },
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1056,6 +1106,7 @@ static int cmd_open(int argc, char *argv[])
 	struct cmk_hdr *h = NULL;
 	char uuid[CMK_UUID_STR_LEN], dm_uuid[CMK_VOLUME_DM_UUID_LEN];
 	char devno[32], other[CMK_DM_NAME_MAX];
+	struct cmk_activate_opts ao = { 0 };
 	bool json = false, ro = false;
 	int opt, ret;
 
@@ -1068,10 +1119,22 @@ static int cmd_open(int argc, char *argv[])
 			kek = optarg;
 			break;
 		case 'p':
-			va.pin_file = optarg;
+		case OPT_PIN_KEYRING:
+		case OPT_PIN_PROMPT:
+			pin_option(opt, &va);
 			break;
 		case 'r':
 			ro = true;
+			break;
+		case 'D':
+			ao.allow_discards = true;
+			break;
+		case 'L':
+			if (!*optarg || strlen(optarg) > CMK_KEY_PREFIX_MAX ||
+			    strpbrk(optarg, " \t\n"))
+				return usage_error(c->name, "open: --lease '%s': a key description of 1 to %d characters, no spaces",
+						   optarg, CMK_KEY_PREFIX_MAX);
+			ao.lease = optarg;
 			break;
 		case 'a':
 			va.audit_log = optarg;
@@ -1125,7 +1188,8 @@ static int cmd_open(int argc, char *argv[])
 	ret = unlock_volume(dev, h, kek, &va, &keys);
 	if (ret)
 		goto out;
-	ret = cmk_volume_activate(h, &keys, devno, name, ro, &err);
+	ao.read_only = ro;
+	ret = cmk_volume_activate_opts(h, &keys, devno, name, &ao, &err);
 	cmk_volume_keys_wipe(&keys);
 	if (ret) {
 		error("opening %s as %s: %s", dev, name, err.msg);
@@ -1474,7 +1538,7 @@ static int cmd_recovery_table(int argc, char *argv[])
 		{ "header", required_argument, NULL, 'H' },
 		{ "load-keys", no_argument, NULL, 'L' },
 		{ "kek", required_argument, NULL, 'k' },
-		{ "pin-file", required_argument, NULL, 'p' },
+		PIN_OPTIONS,
 		{ "keyring", required_argument, NULL, 'K' },
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1505,7 +1569,9 @@ static int cmd_recovery_table(int argc, char *argv[])
 			kek = optarg;
 			break;
 		case 'p':
-			va.pin_file = optarg;
+		case OPT_PIN_KEYRING:
+		case OPT_PIN_PROMPT:
+			pin_option(opt, &va);
 			break;
 		case 'K':
 			ring_name = optarg;
@@ -1528,7 +1594,8 @@ static int cmd_recovery_table(int argc, char *argv[])
 	ret = parse_end(c, argc, argv, 1, 1);
 	if (ret)
 		return ret;
-	if (!load && (kek || va.pin_file || va.audit_log || ring_name))
+	if (!load && (kek || va.pin_file || va.pin_keyring || va.pin_prompt ||
+		      va.audit_log || ring_name))
 		return usage_error(c->name,
 				   "recovery-table: --kek, --pin-file, --keyring and --audit-log need --load-keys");
 	dev = argv[optind];
@@ -1590,7 +1657,7 @@ static const struct command commands[] = {
 	  "(one vault call), a fresh DEK per extent, both header copies written.\n"
 	  "Refuses a device holding a header, filesystem or partition table.",
 	  "  -k, --kek URI           KEK (pkcs11: URI); required\n"
-	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  PIN_HELP
 	  "  -e, --extent-size SIZE  extent size (bytes, K/M/G suffix; default 64M)\n"
 	  "  -u, --data-unit N       512 or 4096 (default 4096)\n"
 	  "  -l, --label LABEL       volume label\n"
@@ -1606,7 +1673,7 @@ static const struct command commands[] = {
 	  "  -j, --json              print JSON\n" },
 	{ "validate-kek", cmd_validate_kek, "URI [--pin-file FILE] [--json]",
 	  "Check a key against the KEK requirements, each with pass/warn/fail.",
-	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  PIN_HELP
 	  "      --audit-log FILE    append vault audit records to FILE\n"
 	  "  -j, --json              print JSON\n" },
 	{ "header-backup", cmd_header_backup, "DEVICE FILE",
@@ -1620,7 +1687,7 @@ static const struct command commands[] = {
 	  "memory to prove the header intact and the KEK right; wipe them.",
 	  "      --header FILE       detached header file\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
-	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  PIN_HELP
 	  "      --audit-log FILE    append vault audit records to FILE\n"
 	  "  -j, --json              print JSON\n" },
 	{ "open", cmd_open, "DEVICE NAME [OPTIONS]",
@@ -1629,8 +1696,11 @@ static const struct command commands[] = {
 	  "kernel keyring of cmkctl's own thread and are dropped from it at once.",
 	  "      --header FILE       detached header file\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
-	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  PIN_HELP
 	  "  -r, --read-only         create a read-only mapping\n"
+	  "      --allow-discards    pass discards down to the device\n"
+	  "      --lease DESC        name the lease key DESC (a user key you keep\n"
+	  "                          alive; see dm-cmk.rst) in the table\n"
 	  "      --audit-log FILE    append vault audit records to FILE\n"
 	  "  -j, --json              print the result as JSON\n" },
 	{ "close", cmd_close, "NAME [--deferred]",
@@ -1664,7 +1734,7 @@ static const struct command commands[] = {
 	  "      --header FILE       detached header file\n"
 	  "      --load-keys         unwrap the DEKs and add them to the keyring\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
-	  "      --pin-file FILE     read the token PIN from FILE\n"
+	  PIN_HELP
 	  "      --keyring RING      session (default) or user\n"
 	  "      --audit-log FILE    append vault audit records to FILE\n" },
 	{ "help", cmd_help, "[COMMAND]", "Show help.", NULL },

@@ -735,6 +735,11 @@ int cmk_vault_read_pin(enum cmk_vault_pin src, const char *arg, char *pin,
 	}
 	if (ret) {
 		explicit_bzero(pin, size);
+		if (src == CMK_VAULT_PIN_PROMPT)
+			return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+						   "reading the PIN from the terminal: %s",
+						   ret == -ENXIO ? "no terminal" :
+						   strerror(-ret));
 		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 					   "reading %s %s: %s", what,
 					   arg ?: "(unset)", strerror(-ret));
