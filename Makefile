@@ -121,3 +121,10 @@ tests: build/tests/host/cmkd_test
 build/tests/host/cmkd_test: tests/host/cmkd_test.sh $(CMKD) $(CMKCTL)
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
+
+# make bench [BENCH_ARGS='--quick | --rounds N --runtime S --size MIB
+# --out DIR -k KVER']: dm-cmk against raw brd and dm-crypt in one QEMU guest
+# run; report in bench/results/ (bench/bench.sh).
+.PHONY: bench
+bench:
+	bench/bench.sh $(BENCH_ARGS)

@@ -45,32 +45,10 @@ umask 077
 COMMANDS="format dump validate-kek header-backup header-restore unlock-check open close recovery-table"
 # 3 per command, 3 for status (which takes no argument), plus the rest.
 PLAN=$((3 * 9 + 3 + 49 + 4))
-echo "1..$PLAN"
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	failed=1
-	echo "not ok $n - $1"
-	[ -s "$T/out" ] && sed 's/^/# out: /' "$T/out" | head -20
-	[ -s "$T/err" ] && sed 's/^/# err: /' "$T/err" | head -20
-	return 0
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-# check NAME CONDITION: one test point from a shell condition (eval'd).
-check() {
-	if eval "$2"; then ok "$1"; else notok "$1"; fi
-}
-out_has() { grep -Eq -- "$1" "$T/out"; }
-err_has() { grep -Eq -- "$1" "$T/err"; }
+# shellcheck source=tests/host/tap.sh
+. "$(dirname "$(readlink -f "$0")")/tap.sh"
+tap_plan "$PLAN"
 # run WANT_RC ARGS...: run cmkctl, output in $T/out and $T/err.
 rc=0
 run() {

@@ -58,41 +58,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=38
-echo "1..$PLAN"
+PLAN=40
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	failed=1
-	echo "not ok $n - $1"
-	[ -s "$T/out" ] && sed 's/^/# out: /' "$T/out" | head -20
-	[ -s "$T/err" ] && sed 's/^/# err: /' "$T/err" | head -20
-	return 0
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-# check NAME CONDITION [BUG]: one test point from a shell condition
-# (eval'd); BUG is printed as a "# BUG:" diagnostic if it fails.
-check() {
-	if eval "$2"; then
-		ok "$1"
-	else
-		notok "$1"
-		[ -n "${3:-}" ] && echo "# BUG: $3"
-	fi
-	return 0
-}
-diag() { echo "# $*"; }
-out_has() { grep -Eq -- "$1" "$T/out"; }
-err_has() { grep -Eq -- "$1" "$T/err"; }
+# shellcheck source=tests/host/tap.sh
+. "$(dirname "$(readlink -f "$0")")/tap.sh"
+tap_plan "$PLAN"
 rc=0
 # run PROG ARGS...: output in $T/out and $T/err, exit status in $rc.
 run() {
@@ -335,6 +305,34 @@ fi
 kill "$LISTEN_PID" 2>/dev/null && wait "$LISTEN_PID" 2>/dev/null
 LISTEN_PID=
 sed 's/^/# notify: /' "$T/notify.log" 2>/dev/null | head -5
+
+# ---- the journal's native protocol, on a third instance ----
+"$PY" -I -c "$LISTEN" "$T/journal" "$T/journal.log" 2>>"$T/listen.err" &
+LISTEN_PID=$!
+printf 'vol3 %s %s poll=3s\n' "$T/f.img" "$CMK_KEK_URI" >"$T/tab3"
+if wait_for 5 '[ -S "$T/journal" ]'; then
+	# No --foreground: messages go to the journal, here the listener.
+	CMKD_JOURNAL_SOCKET=$T/journal "$CMKD" --config "$T/tab3" \
+		--socket "$T/sockC" --audit-log "$T/auditC.log" 2>"$T/cmkdC.log" &
+	C_PID=$!
+	wait_for 10 'grep -q "^CMK_EVENT=waiting" "$T/journal.log" 2>/dev/null'
+	kill -TERM "$C_PID"
+	wait "$C_PID"
+	C_PID=
+	check "journal: a structured 'waiting' message (MESSAGE_ID, CMK_VOLUME, PRIORITY)" \
+		'grep -q "^MESSAGE_ID=3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c38$" "$T/journal.log" &&
+		 grep -q "^CMK_VOLUME=vol3$" "$T/journal.log" &&
+		 grep -q "^PRIORITY=4$" "$T/journal.log" &&
+		 grep -q "^SYSLOG_IDENTIFIER=cmkd$" "$T/journal.log"'
+	check "journal: nothing on stderr without --foreground, no PIN in the messages" \
+		'[ ! -s "$T/cmkdC.log" ] || ! grep -q "cannot open yet" "$T/cmkdC.log"; \
+		 ! grep -qF "$(cat "$T/v/pin")" "$T/journal.log"'
+else
+	skip "journal: a structured 'waiting' message" "no datagram listener"
+	skip "journal: nothing on stderr without --foreground" "no datagram listener"
+fi
+kill "$LISTEN_PID" 2>/dev/null && wait "$LISTEN_PID" 2>/dev/null
+LISTEN_PID=
 
 # ---- root only ----
 if [ -x /usr/bin/setpriv ]; then

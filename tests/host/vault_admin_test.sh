@@ -46,32 +46,10 @@ umask 077
 # Per mode (in process, served): 2 before, then per event.
 PER_MODE=$((2 + 5 + 3 + 4 + 3 + 5 + 4 + 5 + 5 + 2))
 PLAN=$((4 + 2 * PER_MODE + 3))
-echo "1..$PLAN"
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	failed=1
-	echo "not ok $n - $1"
-	[ -s "$T/out" ] && sed 's/^/# out: /' "$T/out" | head -20
-	[ -s "$T/err" ] && sed 's/^/# err: /' "$T/err" | head -20
-	return 0
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-# check NAME CONDITION: one test point from a shell condition (eval'd).
-check() {
-	if eval "$2"; then ok "$1"; else notok "$1"; fi
-}
-out_has() { grep -Eq -- "$1" "$T/out"; }
-err_has() { grep -Eq -- "$1" "$T/err"; }
+# shellcheck source=tests/host/tap.sh
+. "$(dirname "$(readlink -f "$0")")/tap.sh"
+tap_plan "$PLAN"
 mode_of() { stat -c %a "$1" 2>/dev/null; }
 rc=0
 # cmk ARGS...: run cmkctl; vault VERB...: run the vault script on $T/v.

@@ -38,7 +38,7 @@ LEASE_LIMIT=$((LEASE + 2))		# cmkd killed or stopped: lease + 2 s
 
 CAUSES="delete disable expire revoke-pin vault-kill cmkd-kill cmkd-stop"
 PER_CAUSE=8
-PLAN=$((10 + 7 * PER_CAUSE + 6))
+PLAN=$((10 + 7 * PER_CAUSE + 7))
 tap_plan $PLAN
 
 if [ ! -x "$CMKD" ] || [ ! -x "$CMKCTL" ] ||
@@ -236,9 +236,12 @@ if mkfs.ext4 -q "$node" && mount "$node" "$MNT" &&
 else
 	not_ok "ext4 on the volume, files written"
 fi
+# The volume's UUID: its DEK keys are "cmk:<uuid>:<i>".
+VUUID=$(vol_field uuid)
 lk=$(dmsetup table "$NAME" | grep -o 'lease [^ ]*')
-if [ -n "$lk" ] && [ "$(vol_field lease_expires)" != "" ]; then
-	ok "table names a lease key ($lk), status shows its expiry"
+if [ -n "$lk" ] && [ "$(vol_field lease_expires)" != "" ] &&
+	[ "${#VUUID}" = 36 ]; then
+	ok "table names a lease key ($lk), status shows its expiry and the volume's UUID"
 else
 	not_ok "table names a lease key, status shows its expiry" "$(dmsetup table "$NAME")"
 fi
@@ -333,8 +336,8 @@ for c in $CAUSES; do
 		fi
 	fi
 	# No DEK is left in any keyring we can see, and none in the target.
-	if grep -q "logon.*cmk:" /proc/keys; then
-		not_ok "$c: no DEK key left in any keyring" "$(grep 'cmk:' /proc/keys)"
+	if grep -q "logon.*cmk:$VUUID:" /proc/keys; then
+		not_ok "$c: no DEK key left in any keyring" "$(grep "cmk:$VUUID:" /proc/keys)"
 	elif [ "$(vol_field state)" != available ] &&
 		dmsetup status "$NAME" >/dev/null 2>&1 &&
 		[ "$(cmk_field "$NAME" 3)" != 0 ]; then
@@ -394,25 +397,46 @@ for c in $CAUSES; do
 	fi
 done
 
-# --- auto-revalidate ----------------------------------------------------------
-# cmkd restarted with auto-revalidate: once the KEK is usable again, the
-# volume comes back by itself.
+# --- two volumes, one KEK; auto-revalidate --------------------------------------
+# cmkd restarted with a second volume under the same KEK, both with
+# auto-revalidate: one KEK check per interval serves both; once the KEK is
+# usable again, both come back by themselves.
 umount "$MNT"
 kill "$CMKD_PID"
 wait "$CMKD_PID"
+NAMEB=${NAME}b
+DEVB=$(new_loop 40)
+"$CMKCTL" format "$DEVB" --kek "$CMK_KEK_URI_REMOTE" -e 16M >/dev/null 2>>"$CMK_TMP/vault.err"
 sed -i "s/retry-max=${RETRY_MAX}s,/retry-max=${RETRY_MAX}s,auto-revalidate,/" "$TAB"
+sed -n "s|^$NAME $DEV |$NAMEB $DEVB |p" "$TAB" >>"$TAB.b" && cat "$TAB.b" >>"$TAB"
+CMK_DEVS+=("$NAMEB")
 cmkd_start
 wait_state available 60
+for _ in $(seq 120); do
+	"$CMKCTL" status "$NAMEB" --json --socket "$SOCK" 2>/dev/null | grep -q '"cmkd":{[^}]*"state":"available"' && break
+	sleep 0.5
+done
+amark=$(($(wc -l <"$AUDIT") + 1))
+sleep $((POLL * 4))
+checks=$(tail -n +"$amark" "$AUDIT" | grep -c '"op":"unwrap"')
+if [ "$(vol_field state)" = available ] && [ "$checks" -ge 2 ] &&
+	[ "$checks" -le 5 ]; then
+	ok "two volumes, one KEK: $checks vault checks in $((POLL * 4)) s (poll ${POLL} s: shared, not one per volume)"
+else
+	not_ok "two volumes, one KEK: one check per interval" "checks=$checks in $((POLL * 4)) s" "$(tail -n +"$amark" "$AUDIT" | head -12)"
+fi
 "$VAULT" kek "$VDIR" disable >/dev/null 2>>"$CMK_TMP/vault.err"
 wait_state inaccessible $((KEK_LIMIT + 10))
 udevadm settle >/dev/null 2>&1
 "$VAULT" kek "$VDIR" enable >/dev/null 2>>"$CMK_TMP/vault.err"
 t0=$(now)
-if wait_state available 60 && mount_and_check >"$CMK_TMP/check.out" 2>&1; then
-	ok "auto-revalidate: available again $(awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }') s after the KEK was enabled, files intact"
+if wait_state available 60 && mount_and_check >"$CMK_TMP/check.out" 2>&1 &&
+	"$CMKCTL" status "$NAMEB" --json --socket "$SOCK" 2>/dev/null | grep -q '"cmkd":{[^}]*"state":"available"'; then
+	ok "auto-revalidate: both volumes available again $(awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }') s after the KEK was enabled, files intact"
 else
-	not_ok "auto-revalidate: available again once the KEK is enabled" "state=$(vol_field state)" "$(cat "$CMK_TMP/check.out")" "$(tail -5 "$CMK_TMP/cmkd.log")"
+	not_ok "auto-revalidate: both available again once the KEK is enabled" "state=$(vol_field state)" "$(cat "$CMK_TMP/check.out")" "$(tail -5 "$CMK_TMP/cmkd.log")"
 fi
+"$CMKCTL" close "$NAMEB" --socket "$SOCK" >/dev/null 2>&1
 
 # --- status, close, stop ------------------------------------------------------
 "$CMKCTL" status --socket "$SOCK" >"$CMK_TMP/out" 2>&1

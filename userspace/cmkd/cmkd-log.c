@@ -39,6 +39,8 @@ static const struct {
 };
 
 static bool cmkd_log_stderr = true;
+/* The journal's socket; $CMKD_JOURNAL_SOCKET replaces it (for tests). */
+static const char *cmkd_journal = CMKD_JOURNAL_SOCKET;
 
 void cmkd_buf_printf(struct cmkd_buf *b, const char *fmt, ...)
 {
@@ -112,7 +114,11 @@ void cmkd_buf_free(struct cmkd_buf *b)
  */
 void cmkd_log_init(bool foreground)
 {
-	cmkd_log_stderr = foreground || access(CMKD_JOURNAL_SOCKET, W_OK);
+	const char *j = getenv("CMKD_JOURNAL_SOCKET");
+
+	if (j && *j == '/' && strlen(j) < sizeof(((struct sockaddr_un *)0)->sun_path))
+		cmkd_journal = j;
+	cmkd_log_stderr = foreground || access(cmkd_journal, W_OK);
 	openlog("cmkd", LOG_PID, LOG_DAEMON);
 }
 
@@ -140,7 +146,7 @@ static void cmkd_journal_send(const char *msg, int prio,
 	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && !b.oom) {
-		strcpy(sa.sun_path, CMKD_JOURNAL_SOCKET);
+		strcpy(sa.sun_path, cmkd_journal);
 		if (sendto(fd, b.p, b.len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
 			   sizeof(sa)) < 0)
 			syslog(prio, "%s", msg);

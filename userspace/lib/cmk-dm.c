@@ -94,6 +94,19 @@ static int cmk_dm_run_udev(struct dm_task *dmt)
 	return r;
 }
 
+/* Longest parameter string of a cmk table line. */
+#define CMK_DM_PARAMS_MAX	(CMK_DEV_PATH_MAX + 2 * CMK_KEY_PREFIX_MAX + 128)
+
+/* @t as target parameters, checked first as the kernel would. */
+static int cmk_dm_params(const struct cmk_table *t, uint64_t len,
+			 char params[CMK_DM_PARAMS_MAX])
+{
+	const char *why;
+	int r = cmk_table_validate(t, len, &why);
+
+	return r ? r : cmk_table_format(t, params, CMK_DM_PARAMS_MAX);
+}
+
 /**
  * cmk_dm_create() - create a cmk mapping
  * @name: dm device name
@@ -111,15 +124,11 @@ static int cmk_dm_run_udev(struct dm_task *dmt)
 int cmk_dm_create(const char *name, const char *dm_uuid, uint64_t len,
 		  const struct cmk_table *t, bool read_only)
 {
-	char params[CMK_DEV_PATH_MAX + 2 * CMK_KEY_PREFIX_MAX + 128];
+	char params[CMK_DM_PARAMS_MAX];
 	struct dm_task *dmt;
-	const char *why;
 	int r;
 
-	r = cmk_table_validate(t, len, &why);
-	if (r)
-		return r;
-	r = cmk_table_format(t, params, sizeof(params));
+	r = cmk_dm_params(t, len, params);
 	if (r)
 		return r;
 
@@ -156,15 +165,11 @@ out:
  */
 int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t)
 {
-	char params[CMK_DEV_PATH_MAX + 2 * CMK_KEY_PREFIX_MAX + 128];
+	char params[CMK_DM_PARAMS_MAX];
 	struct dm_task *dmt;
-	const char *why;
 	int r;
 
-	r = cmk_table_validate(t, len, &why);
-	if (r)
-		return r;
-	r = cmk_table_format(t, params, sizeof(params));
+	r = cmk_dm_params(t, len, params);
 	if (r)
 		return r;
 	r = cmk_dm_exists(name, NULL);
@@ -327,7 +332,7 @@ int cmk_dm_status(const char *name, struct cmk_status *st)
  */
 int cmk_dm_table(const char *name, struct cmk_table *t, uint64_t *len)
 {
-	char line[CMK_DEV_PATH_MAX + 2 * CMK_KEY_PREFIX_MAX + 128];
+	char line[CMK_DM_PARAMS_MAX];
 	int r;
 
 	r = cmk_dm_target_line(name, DM_DEVICE_TABLE, line, sizeof(line), len);

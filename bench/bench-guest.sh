@@ -1,0 +1,326 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench-guest.sh --out DIR [--rounds N] [--runtime S] [--ramp S]
+#                [--size MIB] [--tcrypt-sec S]
+#
+# Guest side of `make bench`: bench/bench.sh boots a guest with
+# tests/vm/run-vm.sh and runs this as root, in a session keyring of its own
+# (keyctl session -), with cwd = the repo.  Writes DIR/results.json (one
+# JSON document, see bench/bench-guest.py) and the raw measurements under
+# DIR/raw/.
+#
+# Devices, each on its own brd ramdisk of MIB MiB (a power of two, >= 16),
+# filled once with random data before anything is measured:
+#   raw            /dev/ram0 itself
+#   crypt_default  dm-crypt aes-xts-plain64, 512-bit key, no options
+#   crypt_tuned    the same with no_read_workqueue no_write_workqueue
+#                  sector_size:4096
+#   cmk512         dm-cmk, 512-byte data unit, 4 extents
+#   cmk4096        dm-cmk, 4096-byte data unit, 4 extents
+#   cmk4096_x4096  dm-cmk, 4096-byte data unit, 4096 extents
+# Jobs (fio, --direct=1 --ioengine=libaio, time based, S seconds after a
+# ramp): 4k randread and randwrite at iodepth 1 and 32, 1M sequential read
+# and write at iodepth 8.  Each of N rounds runs every job on every device,
+# the devices in a new random order each round.  Per job: MiB/s, IOPS and
+# system-wide CPU (from /proc/stat, read by fio just before and just after
+# the job's I/O).
+#
+# Also measured: the cipher's own speed (tcrypt mode=500, xts(aes) with a
+# 512-bit key on 4096-byte blocks; S seconds per test, 0 = cycle counts; if
+# tcrypt gives nothing, 1M sequential I/O on tuned dm-crypt over a "zero"
+# target instead), and the load of a dm-cmk table of 16384 extents:
+# dmsetup create time and kernel memory (Slab, VmallocUsed, slabinfo).
+#
+# Key bytes go from /dev/urandom to the kernel keyring only (keyctl padd,
+# or add_key(2) from bench-guest.py): never on a command line or in a log.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+PY=/usr/bin/python3
+helper=$repo/bench/bench-guest.py
+
+usage() {
+	sed -n '4,5p' "$0" | sed 's/^# //' >&2
+	exit 2
+}
+
+out='' rounds=3 runtime=5 ramp=1 size=256 tsec=1
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || usage
+	case $1 in
+	--out) out=$2 ;;
+	--rounds) rounds=$2 ;;
+	--runtime) runtime=$2 ;;
+	--ramp) ramp=$2 ;;
+	--size) size=$2 ;;
+	--tcrypt-sec) tsec=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+[ -n "$out" ] || usage
+for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec"; do
+	case $v in '' | *[!0-9]*) usage ;; esac
+done
+if [ "$size" -lt 16 ] || [ $((size & (size - 1))) != 0 ] ||
+	[ "$rounds" -lt 1 ] || [ "$runtime" -lt 1 ]; then
+	echo "bench-guest: --size must be a power of two >= 16, --rounds and --runtime >= 1" >&2
+	exit 2
+fi
+
+raw=$out/raw
+rm -rf "$raw"
+mkdir -p "$raw"
+work=$(mktemp -d /tmp/cmkbench.XXXXXX)
+
+log() { echo "bench: [$(cut -d' ' -f1 /proc/uptime)] $*" >&2; }
+
+# dm_node NAME, dm_remove NAME: from the guest tests' helpers (which also
+# set an EXIT trap of their own, replaced below).
+# shellcheck source=tests/kernel/lib.sh
+. "$repo/tests/kernel/lib.sh"
+DMS=()
+cleanup() {
+	local d
+	for d in "${DMS[@]}"; do
+		dmsetup info "$d" >/dev/null 2>&1 && dm_remove "$d"
+	done
+	rm -rf "$work" "$CMK_TMP"
+}
+trap cleanup EXIT
+
+# Process substitution needs /dev/fd, which only udev or systemd make.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+
+# --- Modules --------------------------------------------------------------
+kver=$(uname -r)
+modprobe dm_mod
+modprobe dm_crypt
+if grep -q '^brd ' /proc/modules; then
+	rmmod brd
+fi
+NDEV=6
+modprobe brd rd_nr=$NDEV rd_size=$((size * 1024)) max_part=0
+ko=$repo/build/kernel/$kver/dm-cmk.ko
+grep -q '^dm_cmk ' /proc/modules || insmod "$ko"
+udevadm settle >/dev/null 2>&1 || true
+
+L=$(blockdev --getsz /dev/ram0)
+log "kernel $kver, $(nproc) CPUs, ramdisks ${size} MiB ($L sectors)"
+
+# --- System facts ---------------------------------------------------------
+{
+	echo "kernel=$kver"
+	echo "cpus=$(nproc)"
+	echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "mem_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+	echo "rounds=$rounds"
+	echo "runtime_s=$runtime"
+	echo "ramp_s=$ramp"
+	echo "ramdisk_mib=$size"
+	echo "sectors=$L"
+	echo "tcrypt_sec=$tsec"
+	echo "fio=$(fio --version)"
+} >"$raw/system.txt"
+# The xts(aes) implementations, best first, as the crypto API sees them.
+awk '/^name/ { n = $3 } /^driver/ { d = $3 } /^priority/ { p = $3 }
+	/^$/ { if (n == "xts(aes)") print p, d; n = "" }' /proc/crypto |
+	sort -rn >"$raw/xts-drivers.txt" || true
+
+# --- Fill the ramdisks ----------------------------------------------------
+t0=$(now)
+for ((i = 0; i < NDEV; i++)); do
+	dd if=/dev/urandom of=/dev/ram$i bs=1M count="$size" oflag=direct \
+		status=none
+done
+log "filled $NDEV ramdisks with random data in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+
+# --- Keys -----------------------------------------------------------------
+CRYPT_KEY=cmkbench:crypt
+CMK_PREFIX=cmkbench:k:
+NKEYS=16384
+head -c 64 /dev/urandom | keyctl padd logon "$CRYPT_KEY" @s >/dev/null
+t0=$(now)
+"$PY" "$helper" addkeys "$CMK_PREFIX" "$NKEYS"
+log "added $NKEYS logon keys in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+
+# --- Devices --------------------------------------------------------------
+# devices.txt: id node table (the table names keys, never holds them).
+: >"$raw/devices.txt"
+add_dev() {
+	local id=$1 node=$2 table=$3
+	printf '%s\t%s\t%s\n' "$id" "$node" "$table" >>"$raw/devices.txt"
+}
+dm_dev() {
+	local id=$1 table=$2 name=bench-$1
+	dmsetup create "$name" --table "$table"
+	DMS+=("$name")
+	udevadm settle >/dev/null 2>&1 || true
+	add_dev "$id" "$(dm_node "$name")" "$table"
+}
+add_dev raw /dev/ram0 ""
+dm_dev crypt_default "0 $L crypt aes-xts-plain64 :64:logon:$CRYPT_KEY 0 /dev/ram1 0"
+dm_dev crypt_tuned "0 $L crypt aes-xts-plain64 :64:logon:$CRYPT_KEY 0 /dev/ram2 0 3 no_read_workqueue no_write_workqueue sector_size:4096"
+dm_dev cmk512 "0 $L cmk /dev/ram3 0 $((L / 4)) 512 $CMK_PREFIX"
+dm_dev cmk4096 "0 $L cmk /dev/ram4 0 $((L / 4)) 4096 $CMK_PREFIX"
+dm_dev cmk4096_x4096 "0 $L cmk /dev/ram5 0 $((L / 4096)) 4096 $CMK_PREFIX"
+mapfile -t DEVS < <(cut -f1 "$raw/devices.txt")
+declare -A NODE
+while IFS=$'\t' read -r id node _; do
+	NODE[$id]=$node
+done <"$raw/devices.txt"
+log "devices: $(for d in "${DEVS[@]}"; do printf '%s=%s ' "$d" "${NODE[$d]}"; done)"
+
+# --- Cipher ceiling -------------------------------------------------------
+# tcrypt does all its work in its init function and then fails on purpose
+# (EAGAIN), so modprobe's exit code means nothing; the results are in the
+# kernel log.  Mode 500 runs every AES mode, 364 tests: ~6 min at sec=1.
+t0=$(now)
+log "tcrypt mode=500 sec=$tsec"
+modprobe tcrypt mode=500 sec="$tsec" >/dev/null 2>&1 || true
+dmesg | grep -E 'tcrypt|testing speed of|bit key, [0-9]+ byte blocks|operations? in' \
+	>"$raw/tcrypt.txt" || true
+{
+	echo "method=tcrypt"
+	echo "seconds=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+	dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/tsc_mhz=\1/p; s/.*tsc: Detected \([0-9.]*\) MHz.*/tsc_mhz_detected=\1/p'
+} >"$raw/cipher.txt"
+if ! "$PY" "$helper" tcrypt "$raw/tcrypt.txt" >/dev/null 2>&1; then
+	# No usable tcrypt output: dm-crypt (tuned, so the cipher runs in
+	# fio's context) over a target that reads zeroes and drops writes.
+	log "no xts(aes) lines from tcrypt: measuring dm-crypt over a zero target"
+	dmsetup create bench-zero --table "0 $L zero"
+	DMS+=(bench-zero)
+	dmsetup create bench-zcrypt --table "0 $L crypt aes-xts-plain64 :64:logon:$CRYPT_KEY 0 $(dm_node bench-zero) 0 3 no_read_workqueue no_write_workqueue sector_size:4096"
+	DMS+=(bench-zcrypt)
+	udevadm settle >/dev/null 2>&1 || true
+	echo "method=dm-crypt-zero" >"$raw/cipher.txt"
+	for rw in read write; do
+		fio --name="zero-$rw" --filename="$(dm_node bench-zcrypt)" \
+			--direct=1 --ioengine=libaio --time_based \
+			--runtime="$runtime" --rw=$rw --bs=1M --iodepth=8 \
+			--output-format=json --output="$raw/zero-$rw.json" ||
+			log "fio on dm-crypt over zero failed"
+	done
+	dm_remove bench-zcrypt
+	dm_remove bench-zero
+fi
+
+# --- fio ------------------------------------------------------------------
+# jobs.txt: id rw bs iodepth
+cat >"$raw/jobs.txt" <<EOF
+randread-4k-qd1	randread	4k	1
+randread-4k-qd32	randread	4k	32
+randwrite-4k-qd1	randwrite	4k	1
+randwrite-4k-qd32	randwrite	4k	32
+seqread-1m-qd8	read	1M	8
+seqwrite-1m-qd8	write	1M	8
+EOF
+mapfile -t JOBS < <(cut -f1 "$raw/jobs.txt")
+
+# One fio run per device and round, every job in turn (stonewall): fio
+# starts 6 times a round instead of 36 (each start costs seconds under
+# TCG).  fio runs exec_prerun/exec_postrun with their output going to
+# JOBNAME.{pre,post}run.txt in its cwd: the CPU counters right before and
+# right after each job's I/O (ramp included).
+jobfile() {
+	printf '[global]\nfilename=%s\ndirect=1\nioengine=libaio\n' "$1"
+	printf 'time_based\nruntime=%s\nramp_time=%s\n' "$runtime" "$ramp"
+	printf 'randrepeat=0\nnorandommap\nstonewall\n'
+	printf 'exec_prerun=head -n 1 /proc/stat\n'
+	printf 'exec_postrun=head -n 1 /proc/stat\n'
+	local job rw bs qd
+	while IFS=$'\t' read -r job rw bs qd; do
+		printf '\n[%s]\nrw=%s\nbs=%s\niodepth=%s\n' "$job" "$rw" "$bs" "$qd"
+	done <"$raw/jobs.txt"
+}
+
+# runs.txt: round seq position device rc
+: >"$raw/runs.txt"
+seq=0
+total=$((rounds * NDEV))
+t0=$(now)
+for ((r = 1; r <= rounds; r++)); do
+	pos=0
+	for dev in $(shuf -e "${DEVS[@]}"); do
+		seq=$((seq + 1)) pos=$((pos + 1))
+		f=$raw/run.$seq
+		jobfile "${NODE[$dev]}" >"$f.fio"
+		for job in "${JOBS[@]}"; do
+			: >"$work/$job.prerun.txt"
+			: >"$work/$job.postrun.txt"
+		done
+		rc=0
+		(cd "$work" && fio --output-format=json --output="$f.json" "$f.fio") \
+			</dev/null >"$f.log" 2>&1 || rc=$?
+		# Shell builtins only: every exec counts under TCG.
+		for job in "${JOBS[@]}"; do
+			for w in pre post; do
+				l=''
+				read -r l <"$work/$job.${w}run.txt" || true
+				echo "$l" >"$f.$job.$w"
+			done
+		done
+		printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$seq" "$pos" "$dev" "$rc" \
+			>>"$raw/runs.txt"
+		[ "$rc" = 0 ] || log "run $seq (round $r, $dev) failed: fio exit $rc"
+	done
+	log "round $r/$rounds done ($seq/$total fio runs, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+done
+
+# --- 16384 extents: table load time and kernel memory ------------------
+# On /dev/ram0 (raw, no longer measured).  The keys are in the keyring
+# already, so the memory delta is the table's own.
+N16=16384
+E16=$((L / N16))
+du=4096
+[ "$E16" -ge 8 ] || du=512
+x16=bench-x16384
+table16="0 $L cmk /dev/ram0 0 $E16 $du $CMK_PREFIX"
+# No drop_caches: it would make the timed dmsetup (and udev's helpers)
+# cold execs from 9p; the table's memory is unreclaimable slab anyway.
+mem_snap() {
+	grep -E '^(Slab|SReclaimable|SUnreclaim|VmallocUsed|Percpu|MemFree):' \
+		/proc/meminfo >"$1.meminfo"
+	cat /proc/slabinfo >"$1.slabinfo" 2>/dev/null || true
+}
+dmsetup version >/dev/null	# warm: a cold exec costs seconds under TCG
+mem_snap "$raw/x16384.before"
+t0=$(now)
+dmsetup create "$x16" --table "$table16"
+t1=$(now)
+DMS+=("$x16")
+udevadm settle >/dev/null 2>&1 || true
+mem_snap "$raw/x16384.after"
+t2=$(now)
+dm_remove "$x16"
+t3=$(now)
+# Once more, split: an empty device, the table load (the constructor: key
+# lookups and transforms) and the resume.
+dmsetup create "$x16" --notable
+t4=$(now)
+dmsetup load "$x16" --table "$table16"
+t5=$(now)
+dmsetup resume "$x16"
+t6=$(now)
+dm_remove "$x16"
+{
+	echo "extents=$N16"
+	echo "extent_sectors=$E16"
+	echo "data_unit=$du"
+	echo "table=$table16"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "create_s=%.3f\n", b - a }'
+	awk -v a="$t2" -v b="$t3" 'BEGIN { printf "remove_s=%.3f\n", b - a }'
+	awk -v a="$t4" -v b="$t5" 'BEGIN { printf "load_s=%.3f\n", b - a }'
+	awk -v a="$t5" -v b="$t6" 'BEGIN { printf "resume_s=%.3f\n", b - a }'
+} >"$raw/x16384.txt"
+log "16384 extents: $(tr '\n' ' ' <"$raw/x16384.txt")"
+
+# The driver dm-cmk picked (logged at table load).
+dmesg | grep -E 'cmk: .*extents of .*, cipher ' | tail -n 1 |
+	sed 's/.*, cipher /cmk_cipher=/' >>"$raw/system.txt" || true
+
+"$PY" "$helper" collect "$raw" >"$out/results.json"
+log "wrote $out/results.json"

@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh [--quick] [--rounds N] [--runtime S] [--size MIB] [--out DIR]
+#          [-k KVER]
+#
+# `make bench` (make bench BENCH_ARGS='--rounds 3 ...'): dm-cmk against
+# raw brd and dm-crypt, default and tuned, in one QEMU guest run (the
+# protocol of design.md, "Benchmark protocol").  Builds dm-cmk for KVER
+# (default: the newest installed kernel), boots it with tests/vm/run-vm.sh
+# and runs bench/bench-guest.sh there; then bench/report.py writes
+# DIR/results.json, DIR/report.md and DIR/chart.png, and the report is
+# printed.  DIR defaults to bench/results/DATE-KVER (with --quick:
+# build/bench/results/DATE-KVER-quick, so that smoke checks leave the
+# source tree alone).  The guest's logs and raw measurements stay in
+# build/bench/DATE-KVER/.
+#
+#   --quick       tiny and fast, for smoke checks: 32 MiB ramdisks, 1
+#                 round of 1 s per job, no ramp, tcrypt in cycle mode
+#   --rounds N    rounds, the devices in a new random order each (5)
+#   --runtime S   seconds per fio run, after a 1 s ramp (5)
+#   --size MIB    ramdisk size per device, a power of two >= 16 (256)
+#   --tcrypt-sec S  tcrypt mode=500 seconds per test; 0 = cycle counts
+#                 (1; mode 500 has ~360 tests, so ~6 min of guest time)
+#
+# Absolute speeds under TCG mean nothing; ratios within one run do.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+usage() {
+	sed -n '4,5p' "$0" | sed 's/^# //' >&2
+	exit 2
+}
+
+quick=0 rounds='' runtime='' ramp='' size='' tsec='' out='' kver=''
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1; shift; continue ;;
+	-h | --help) usage ;;
+	esac
+	[ $# -ge 2 ] || usage
+	case $1 in
+	--rounds) rounds=$2 ;;
+	--runtime) runtime=$2 ;;
+	--ramp) ramp=$2 ;;
+	--size) size=$2 ;;
+	--tcrypt-sec) tsec=$2 ;;
+	--out) out=$2 ;;
+	-k) kver=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+if [ "$quick" = 1 ]; then
+	rounds=${rounds:-1} runtime=${runtime:-1} ramp=${ramp:-0}
+	size=${size:-32} tsec=${tsec:-0}
+else
+	rounds=${rounds:-5} runtime=${runtime:-5} ramp=${ramp:-1}
+	size=${size:-256} tsec=${tsec:-1}
+fi
+for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec"; do
+	case $v in '' | *[!0-9]*) usage ;; esac
+done
+
+kver=${kver:-$(scripts/kvers.sh all | tail -n 1)}
+if [ -z "$kver" ]; then
+	echo "bench: no kernel with headers and an image (scripts/deps.sh)" >&2
+	exit 2
+fi
+
+echo "bench: building dm-cmk for $kver" >&2
+scripts/kbuild.sh "$kver" >/dev/null
+make -s lib
+
+stamp=$(date +%Y%m%d-%H%M%S)
+vmout=$repo/build/bench/$stamp-$kver
+if [ -z "$out" ]; then
+	if [ "$quick" = 1 ]; then
+		out=build/bench/results/$stamp-$kver-quick
+	else
+		out=bench/results/$stamp-$kver
+	fi
+fi
+mkdir -p "$vmout"
+
+# Guest size: the ramdisks (6 devices, filled), the 16384-extent table and
+# room for the rest.  Time limit: the runs with slack for fio's start-up,
+# tcrypt and the set-up, generously (TCG on a busy host is slow).
+mem=$((1024 + 6 * size))
+[ "$mem" -ge 2048 ] || mem=2048
+runs=$((rounds * 6 * 6))
+tmo=$((900 + runs * (runtime + ramp + 10) + tsec * 400 + size * 2))
+
+start=$SECONDS
+rc=0
+tests/vm/run-vm.sh -k "$kver" -o "$vmout" -m "$mem" -t "$tmo" -- \
+	keyctl session - bench/bench-guest.sh --out "$vmout" \
+	--rounds "$rounds" --runtime "$runtime" --ramp "$ramp" \
+	--size "$size" --tcrypt-sec "$tsec" \
+	2> >(tee "$vmout/run-vm.log" >&2) || rc=$?
+secs=$((SECONDS - start))
+if [ ! -s "$vmout/results.json" ]; then
+	echo "bench: FAIL: no results (run-vm exit $rc); logs in $vmout" >&2
+	exit 1
+fi
+
+accel=$(sed -n "s/^run-vm: [^,]*, \([a-z]*\).*/\1/p" "$vmout/run-vm.log" |
+	head -n 1)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+/usr/bin/python3 bench/report.py \
+	--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+	--meta "command=bench/bench.sh${args[*]:+ ${args[*]}}" \
+	--meta "host=$(hostname), $cpu, $(nproc) CPUs, Linux $(uname -r)" \
+	--meta "accel=${accel:-?}" \
+	--meta "guest_seconds=$secs" \
+	--meta "guest_mem_mib=$mem" \
+	"$vmout/results.json" "$out"
+
+cat "$out/report.md"
+echo
+echo "bench: $out/{results.json,report.md,chart.png}; guest logs in $vmout; $secs s" >&2
+if [ "$rc" != 0 ]; then
+	echo "bench: FAIL: run-vm exit $rc (see $vmout/run-vm.log)" >&2
+	exit 1
+fi

@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# report.py [--meta KEY=VALUE]... RESULTS_JSON OUTDIR
+#
+# Report of one `make bench` run (bench/bench-guest.sh's JSON document):
+# writes OUTDIR/results.json (the document, plus the --meta pairs under
+# "meta": command, machine, ...), OUTDIR/report.md (medians with min and
+# max per device and job, system-wide CPU, ratios to raw, to default and
+# tuned dm-crypt and to the cipher's own speed, the issue's targets, the
+# 16384-extent table load) and OUTDIR/chart.png (grouped bars per job,
+# devices as series, normalised to the raw ramdisk).  Needs only the
+# standard library and, for the chart, matplotlib (Agg backend); without
+# matplotlib the chart is skipped and said so.  Ratios are ratios of
+# medians.
+
+import json
+import os
+import statistics
+import sys
+
+DEVICES = [
+    ("raw", "raw brd"),
+    ("crypt_default", "dm-crypt default"),
+    ("crypt_tuned", "dm-crypt tuned"),
+    ("cmk512", "dm-cmk 512, 4 ext"),
+    ("cmk4096", "dm-cmk 4096, 4 ext"),
+    ("cmk4096_x4096", "dm-cmk 4096, 4096 ext"),
+]
+LABEL = dict(DEVICES)
+# The issue's targets.
+CMK_VS_CRYPT = 1.00
+EXT_SCALING = 0.98
+LOAD_S = 1.0
+LOAD_MIB = 64
+
+
+def usage():
+    sys.exit("usage: report.py [--meta KEY=VALUE]... RESULTS_JSON OUTDIR")
+
+
+def stats(values):
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "n": len(values)}
+
+
+def ratio(a, b):
+    if a is None or b is None or not b.get("median"):
+        return None
+    return a["median"] / b["median"]
+
+
+def fmt_num(v, digits=None):
+    if v is None:
+        return "–"
+    if digits is None:
+        digits = 0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2
+    return "%.*f" % (digits, v)
+
+
+def fmt_stat(s, digits=None):
+    if s is None:
+        return "–"
+    if s["n"] == 1:
+        return fmt_num(s["median"], digits)
+    return "%s (%s–%s)" % (fmt_num(s["median"], digits),
+                           fmt_num(s["min"], digits),
+                           fmt_num(s["max"], digits))
+
+
+def fmt_ratio(r):
+    return "–" if r is None else "%.2f" % r
+
+
+def job_label(job, spec):
+    rw = {"randread": "randread", "randwrite": "randwrite",
+          "read": "seq read", "write": "seq write"}.get(spec["rw"], spec["rw"])
+    return "%s %s qd%d" % (rw, spec["bs"], spec["iodepth"])
+
+
+def analyse(doc):
+    devs = [d for d, _ in DEVICES if d in doc["devices"]]
+    devs += [d for d in doc["devices"] if d not in devs]
+    jobs = list(doc["jobs"])
+    cell = {}
+    for job in jobs:
+        for dev in devs:
+            rs = [r for r in doc["runs"]
+                  if r["job"] == job and r["device"] == dev and r.get("ok")]
+            cell[job, dev] = {
+                k: stats([r[k] for r in rs if r.get(k) is not None])
+                for k in ("mib_s", "iops", "cpu_pct", "lat_us")}
+    return devs, jobs, cell
+
+
+def ceiling(doc, job):
+    """The cipher's speed for a job's direction, MiB/s."""
+    c = doc.get("cipher", {})
+    d = "decrypt" if "read" in doc["jobs"][job]["rw"] else "encrypt"
+    return (c.get(d) or {}).get("mib_s")
+
+
+def header(doc, meta):
+    s = doc.get("system", {})
+    out = ["# dm-cmk benchmark, %s" % meta.get("date", "?"), ""]
+    if meta.get("command"):
+        out.append("Command: `%s`  " % meta["command"])
+    host = meta.get("host")
+    if host:
+        out.append("Machine: %s  " % host)
+    out.append("Guest: Linux %s, %s vCPUs (%s), %s MiB, %s  " % (
+        s.get("kernel", "?"), s.get("cpus", "?"), s.get("cpu_model", "?"),
+        (s.get("mem_total_kib") or 0) // 1024, meta.get("accel", "?")))
+    out.append("Protocol: brd ramdisks of %s MiB filled with random data; "
+               "fio `--direct=1 --ioengine=libaio`, %s s per run after a "
+               "%s s ramp; %s round(s), the devices in a new random "
+               "order each round; %s of %s jobs ok.  xts(aes): dm-cmk `%s`, "
+               "tcrypt `%s`." % (
+                   s.get("ramdisk_mib", "?"), s.get("runtime_s", "?"),
+                   s.get("ramp_s", "?"), s.get("rounds", "?"),
+                   doc.get("summary", {}).get("ok", "?"),
+                   doc.get("summary", {}).get("runs", "?"),
+                   s.get("cmk_cipher", "?"),
+                   doc.get("cipher", {}).get("driver") or "–"))
+    out.append("")
+    return out
+
+
+def main_table(doc, devs, jobs, cell):
+    out = ["Medians over the rounds (min–max).  CPU: system-wide, % of all "
+           "guest CPUs during the run.  ÷: ratio of median throughputs; "
+           "÷ cipher: throughput over the cipher's own one-CPU speed "
+           "(decryption for reads, encryption for writes).", "",
+           "| Job | Device | MiB/s | IOPS | CPU % | ÷ raw | ÷ dm-crypt "
+           "default | ÷ dm-crypt tuned | ÷ cipher |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for job in jobs:
+        raw = cell.get((job, "raw"), {}).get("mib_s")
+        dft = cell.get((job, "crypt_default"), {}).get("mib_s")
+        tun = cell.get((job, "crypt_tuned"), {}).get("mib_s")
+        ceil = ceiling(doc, job)
+        for dev in devs:
+            c = cell[job, dev]
+            m = c["mib_s"]
+            cr = None
+            if dev != "raw" and m and ceil:
+                cr = m["median"] / ceil
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                job_label(job, doc["jobs"][job]), LABEL.get(dev, dev),
+                fmt_stat(m), fmt_num(c["iops"]["median"] if c["iops"] else
+                                     None, 0),
+                fmt_stat(c["cpu_pct"], 0),
+                fmt_ratio(ratio(m, raw)) if dev != "raw" else "1.00",
+                fmt_ratio(ratio(m, dft)), fmt_ratio(ratio(m, tun)),
+                fmt_ratio(cr)))
+    out.append("")
+    return out
+
+
+def targets_table(doc, jobs, cell):
+    out = ["Targets (issue 5): dm-cmk 4096 ≥ %.2f × the better dm-crypt; "
+           "4096 extents ≥ %.2f × 4 extents." % (CMK_VS_CRYPT, EXT_SCALING),
+           "",
+           "| Job | dm-cmk 4096 ÷ best dm-crypt | met | 4096 ext ÷ 4 ext "
+           "| met |", "|---|--:|:-:|--:|:-:|"]
+    for job in jobs:
+        cmk = cell.get((job, "cmk4096"), {}).get("mib_s")
+        best = None
+        for d in ("crypt_default", "crypt_tuned"):
+            s = cell.get((job, d), {}).get("mib_s")
+            if s and (best is None or s["median"] > best["median"]):
+                best = s
+        r1 = ratio(cmk, best)
+        r2 = ratio(cell.get((job, "cmk4096_x4096"), {}).get("mib_s"), cmk)
+        out.append("| %s | %s | %s | %s | %s |" % (
+            job_label(job, doc["jobs"][job]), fmt_ratio(r1),
+            "–" if r1 is None else "yes" if r1 >= CMK_VS_CRYPT else "**no**",
+            fmt_ratio(r2),
+            "–" if r2 is None else "yes" if r2 >= EXT_SCALING else "**no**"))
+    out.append("")
+    return out
+
+
+def cipher_text(doc):
+    c = doc.get("cipher", {})
+    if not c.get("encrypt") and not c.get("decrypt"):
+        return ["Cipher ceiling: not measured (%s).  " % c.get("method"), ""]
+    enc = (c.get("encrypt") or {}).get("mib_s")
+    dec = (c.get("decrypt") or {}).get("mib_s")
+    how = c.get("description", c.get("method"))
+    if (c.get("encrypt") or {}).get("cycles"):
+        how += "; from cycle counts (8 operations each) at a TSC of %s MHz" \
+            % c.get("tsc_mhz")
+    return ["Cipher ceiling: %s MiB/s encryption, %s MiB/s decryption "
+            "(%s, driver %s)." % (fmt_num(enc), fmt_num(dec), how,
+                                  c.get("driver") or "–"), ""]
+
+
+def extents_text(doc):
+    x = doc.get("extents_16384") or {}
+    if not x:
+        return ["16384 extents: not measured.", ""]
+    kib = x.get("kernel_kib_delta")
+    out = ["16384 extents (%s sectors each, data unit %s): `dmsetup create` "
+           "%s s of guest wall time (separately: load %s s, resume %s s; "
+           "target < %.0f s); kernel memory +%s MiB (Slab %+d KiB of which "
+           "unreclaimable %+d KiB, VmallocUsed %+d KiB, Percpu %+d KiB; "
+           "target < %d MiB)." % (
+               x.get("extent_sectors"), x.get("data_unit"),
+               fmt_num(x.get("create_s"), 2), fmt_num(x.get("load_s"), 2),
+               fmt_num(x.get("resume_s"), 2), LOAD_S,
+               fmt_num(kib / 1024.0 if kib is not None else None, 1),
+               x.get("slab_kib_delta", 0), x.get("sunreclaim_kib_delta", 0),
+               x.get("vmallocused_kib_delta", 0),
+               x.get("percpu_kib_delta", 0), LOAD_MIB)]
+    top = x.get("slabinfo_top_kib")
+    if top:
+        out.append("Largest slab cache growth: " + ", ".join(
+            "%s +%d KiB" % (k, v) for k, v in
+            sorted(top.items(), key=lambda kv: -kv[1])[:5]) + ".")
+    out.append("")
+    return out
+
+
+def chart(doc, devs, jobs, cell, path, meta):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
+    width = 0.8 / max(len(devs), 1)
+    labels = []
+    for i, job in enumerate(jobs):
+        raw = (cell.get((job, "raw"), {}).get("mib_s") or {}).get("median")
+        labels.append("%s\nraw %s MiB/s" % (job_label(job, doc["jobs"][job]),
+                                            fmt_num(raw)))
+    top = 1.0
+    for k, dev in enumerate(devs):
+        xs, hs, lo, hi = [], [], [], []
+        for i, job in enumerate(jobs):
+            raw = (cell.get((job, "raw"), {}).get("mib_s") or {}).get("median")
+            s = cell[job, dev]["mib_s"]
+            if not raw or not s:
+                continue
+            h = s["median"] / raw
+            xs.append(i - 0.4 + width * (k + 0.5))
+            hs.append(h)
+            lo.append(h - s["min"] / raw)
+            hi.append(s["max"] / raw - h)
+            top = max(top, s["max"] / raw)
+        ax.bar(xs, hs, width, yerr=[lo, hi], capsize=2,
+               label=LABEL.get(dev, dev))
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(jobs)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("throughput ÷ raw brd (median; whiskers min–max)")
+    s = doc.get("system", {})
+    ax.set_title("dm-cmk vs dm-crypt: Linux %s, %s vCPUs, %s, %s round(s)"
+                 % (s.get("kernel", "?"), s.get("cpus", "?"),
+                    meta.get("accel", "?"), s.get("rounds", "?")),
+                 fontsize=10)
+    # Room above the bars for the legend.
+    ax.set_ylim(0, top * 1.2)
+    ax.legend(fontsize=8, ncol=len(devs), loc="upper center")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def main(argv):
+    meta = {}
+    args = argv[1:]
+    while args and args[0] == "--meta":
+        if len(args) < 2 or "=" not in args[1]:
+            usage()
+        k, _, v = args[1].partition("=")
+        meta[k] = v
+        args = args[2:]
+    if len(args) != 2:
+        usage()
+    src, outdir = args
+    with open(src) as f:
+        doc = json.load(f)
+    doc.setdefault("meta", {}).update(meta)
+    meta = doc["meta"]
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+    devs, jobs, cell = analyse(doc)
+    md = header(doc, meta)
+    md += main_table(doc, devs, jobs, cell)
+    md += targets_table(doc, jobs, cell)
+    md += cipher_text(doc)
+    md += extents_text(doc)
+    if chart(doc, devs, jobs, cell, os.path.join(outdir, "chart.png"), meta):
+        md += ["![throughput normalised to the raw ramdisk](chart.png)", ""]
+    else:
+        md += ["Chart skipped: matplotlib is not installed "
+               "(Debian: python3-matplotlib).", ""]
+        print("report: matplotlib missing, chart skipped", file=sys.stderr)
+    with open(os.path.join(outdir, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
