@@ -74,6 +74,12 @@ tests/vm/quickstart.sh -k "$(scripts/kvers.sh all | tail -n 1)" \
 	-o "$(pwd)/$results/quickstart" >"$results/quickstart.tap" 2>&1
 count quickstart "$results/quickstart.tap" $?
 
+# make bench end to end on a tiny configuration (newest kernel): that it
+# runs and reports, never how fast (bench/smoke.sh).
+echo "== bench (quick)"
+bench/smoke.sh "$(pwd)/$results/bench" >"$results/bench.tap" 2>&1
+count bench "$results/bench.tap" $?
+
 for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	echo "== VM tests on $k"
 	dir=$(pwd)/$results/$k

@@ -31,7 +31,7 @@ VDIR=$CMK_TMP/vault
 export PATH=$PATH:/sbin:/usr/sbin
 
 # Settings of the volume under test (cmktab): bounds derive from them.
-POLL=2 LEASE=6 GRACE=10 RETRY_MAX=4
+POLL=2 LEASE=6 GRACE=15 RETRY_MAX=4
 KEK_LIMIT=$((POLL + 2))			# KEK lost: interval + 2 s
 VAULT_LIMIT=$((GRACE + POLL + 2))	# vault killed: past the grace
 LEASE_LIMIT=$((LEASE + 2))		# cmkd killed or stopped: lease + 2 s
