@@ -241,6 +241,45 @@ out:
 }
 
 /**
+ * cmk_dm_info() - look a mapping up by name or by dm uuid
+ * @name: dm device name, or %NULL to look it up by @dm_uuid
+ * @dm_uuid: dm uuid (e.g. "CMK-<uuid>"), used when @name is %NULL
+ * @m: when it exists, filled in with its name, dm uuid, open count and
+ *	read-only flag (may be %NULL)
+ *
+ * Return: 1 if it exists, 0 if not, or a negative errno
+ * (CMK_DM_UNAVAILABLE without device-mapper).
+ */
+int cmk_dm_info(const char *name, const char *dm_uuid, struct cmk_mapping *m)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	const char *s;
+	int r;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return CMK_DM_UNAVAILABLE;
+	r = -EIO;
+	if (!(name ? dm_task_set_name(dmt, name) :
+	      dm_task_set_uuid(dmt, dm_uuid)) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info))
+		goto out;
+	r = info.exists ? 1 : 0;
+	if (r && m) {
+		s = dm_task_get_name(dmt);
+		snprintf(m->name, sizeof(m->name), "%s", s ? s : "?");
+		s = dm_task_get_uuid(dmt);
+		snprintf(m->dm_uuid, sizeof(m->dm_uuid), "%s", s ? s : "");
+		m->open_count = info.open_count;
+		m->read_only = info.read_only;
+	}
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/**
  * cmk_dm_exists() - does a mapping exist?
  * @name: dm device name
  * @open_count: set to its open count when it exists (may be %NULL)
@@ -249,22 +288,11 @@ out:
  */
 int cmk_dm_exists(const char *name, int32_t *open_count)
 {
-	struct dm_task *dmt;
-	struct dm_info info;
-	int r;
+	struct cmk_mapping m;
+	int r = cmk_dm_info(name, NULL, &m);
 
-	dmt = dm_task_create(DM_DEVICE_INFO);
-	if (!dmt)
-		return CMK_DM_UNAVAILABLE;
-	r = -EIO;
-	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
-	    !dm_task_get_info(dmt, &info))
-		goto out;
-	r = info.exists ? 1 : 0;
-	if (r && open_count)
-		*open_count = info.open_count;
-out:
-	dm_task_destroy(dmt);
+	if (r > 0 && open_count)
+		*open_count = m.open_count;
 	return r;
 }
 

@@ -17,6 +17,24 @@
  */
 #define CMK_DM_UNAVAILABLE	(-ENODEV)
 
+/* Longest dm device name and dm uuid, with the NUL (DM_NAME_LEN etc.). */
+#define CMK_DM_NAME_MAX		128
+#define CMK_DM_UUID_MAX		129
+
+/**
+ * struct cmk_mapping - a device-mapper device whose table is one cmk target
+ * @name: dm name
+ * @dm_uuid: dm uuid, empty if none
+ * @open_count: openers now
+ * @read_only: the mapping is read-only
+ */
+struct cmk_mapping {
+	char name[CMK_DM_NAME_MAX];
+	char dm_uuid[CMK_DM_UUID_MAX];
+	int32_t open_count;
+	bool read_only;
+};
+
 struct cmk_table;
 struct cmk_status;
 
@@ -28,6 +46,7 @@ int cmk_dm_create(const char *name, const char *dm_uuid, uint64_t len,
 		  const struct cmk_table *t, bool read_only);
 int cmk_dm_reload(const char *name, uint64_t len, const struct cmk_table *t);
 int cmk_dm_remove(const char *name, bool deferred);
+int cmk_dm_info(const char *name, const char *dm_uuid, struct cmk_mapping *m);
 int cmk_dm_exists(const char *name, int32_t *open_count);
 int cmk_dm_status(const char *name, struct cmk_status *st);
 int cmk_dm_table(const char *name, struct cmk_table *t, uint64_t *len);

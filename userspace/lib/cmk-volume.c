@@ -664,52 +664,11 @@ out:
  */
 int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size)
 {
-	struct dm_task *dmt;
-	struct dm_info info;
-	const char *n;
-	int r;
+	struct cmk_mapping m;
+	int r = cmk_dm_info(NULL, dm_uuid, &m);
 
-	dmt = dm_task_create(DM_DEVICE_INFO);
-	if (!dmt)
-		return CMK_DM_UNAVAILABLE;
-	r = -EIO;
-	if (!dm_task_set_uuid(dmt, dm_uuid) || !dm_task_run(dmt) ||
-	    !dm_task_get_info(dmt, &info))
-		goto out;
-	r = info.exists ? 1 : 0;
-	if (r) {
-		n = dm_task_get_name(dmt);
-		snprintf(name, size, "%s", n ? n : "?");
-	}
-out:
-	dm_task_destroy(dmt);
-	return r;
-}
-
-/* Info of dm device @name: uuid, open count, read-only; 0 if it is gone. */
-static int cmk_volume_dm_info(const char *name, struct cmk_mapping *m)
-{
-	struct dm_task *dmt;
-	struct dm_info info;
-	const char *u;
-	int r;
-
-	dmt = dm_task_create(DM_DEVICE_INFO);
-	if (!dmt)
-		return CMK_DM_UNAVAILABLE;
-	r = -EIO;
-	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
-	    !dm_task_get_info(dmt, &info))
-		goto out;
-	r = info.exists ? 1 : 0;
-	if (r) {
-		u = dm_task_get_uuid(dmt);
-		snprintf(m->dm_uuid, sizeof(m->dm_uuid), "%s", u ? u : "");
-		m->open_count = info.open_count;
-		m->read_only = info.read_only;
-	}
-out:
-	dm_task_destroy(dmt);
+	if (r > 0)
+		snprintf(name, size, "%s", m.name);
 	return r;
 }
 
@@ -762,8 +721,7 @@ int cmk_volume_mappings(struct cmk_mapping **list, size_t *n)
 			out = tmp;
 		}
 		memset(&out[cnt], 0, sizeof(out[cnt]));
-		strcpy(out[cnt].name, names->name);
-		r = cmk_volume_dm_info(names->name, &out[cnt]);
+		r = cmk_dm_info(names->name, NULL, &out[cnt]);
 		if (r < 0)
 			goto out;
 		if (r)

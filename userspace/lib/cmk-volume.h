@@ -77,23 +77,6 @@ struct cmk_volume_keys {
 #define CMK_VOLUME_PREFIX_LEN	(4 + CMK_UUID_STR_LEN + 1)
 /* dm uuid of a volume's mapping, "CMK-<uuid>", with the NUL. */
 #define CMK_VOLUME_DM_UUID_LEN	(4 + CMK_UUID_STR_LEN)
-/* Longest dm device name and dm uuid, with the NUL (DM_NAME_LEN etc.). */
-#define CMK_DM_NAME_MAX		128
-#define CMK_DM_UUID_MAX		129
-
-/**
- * struct cmk_mapping - a device-mapper device whose table is one cmk target
- * @name: dm name
- * @dm_uuid: dm uuid, empty if none
- * @open_count: openers now
- * @read_only: the mapping is read-only
- */
-struct cmk_mapping {
-	char name[CMK_DM_NAME_MAX];
-	char dm_uuid[CMK_DM_UUID_MAX];
-	int32_t open_count;
-	bool read_only;
-};
 
 /**
  * struct cmk_activate_opts - how to load a volume's mapping
