@@ -189,8 +189,11 @@ struct vault_args {
 	"                          keyrings (keyctl padd user DESC @u)\n" \
 	"      --pin-prompt        ask for the token PIN on the terminal\n"
 
-/* One of the PIN options: record it; false if @opt is not one. */
-static bool pin_option(int opt, struct vault_args *va)
+/*
+ * An option every vault-using command takes (the PIN sources, --audit-log):
+ * record it; false if @opt is not one.
+ */
+static bool take_vault_option(int opt, struct vault_args *va)
 {
 	switch (opt) {
 	case 'p':
@@ -201,6 +204,9 @@ static bool pin_option(int opt, struct vault_args *va)
 		return true;
 	case OPT_PIN_PROMPT:
 		va->pin_prompt = true;
+		return true;
+	case 'a':
+		va->audit_log = optarg;
 		return true;
 	}
 	return false;
@@ -447,11 +453,6 @@ static int cmd_format(int argc, char *argv[])
 		case 'k':
 			kek = optarg;
 			break;
-		case 'p':
-		case OPT_PIN_KEYRING:
-		case OPT_PIN_PROMPT:
-			pin_option(opt, &va);
-			break;
 		case 'e':
 			extent_size = parse_size(optarg);
 			if (!extent_size || extent_size % 512 ||
@@ -484,9 +485,6 @@ static int cmd_format(int argc, char *argv[])
 		case 'f':
 			force = true;
 			break;
-		case 'a':
-			va.audit_log = optarg;
-			break;
 		case 'P':
 			progress = true;
 			break;
@@ -494,6 +492,8 @@ static int cmd_format(int argc, char *argv[])
 			json = true;
 			break;
 		default:
+			if (take_vault_option(opt, &va))
+				break;
 			return help_or_bad(c, opt, argv);
 		}
 	}
@@ -823,18 +823,12 @@ static int cmd_validate_kek(int argc, char *argv[])
 
 	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'p':
-		case OPT_PIN_KEYRING:
-		case OPT_PIN_PROMPT:
-			pin_option(opt, &va);
-			break;
-		case 'a':
-			va.audit_log = optarg;
-			break;
 		case 'j':
 			json = true;
 			break;
 		default:
+			if (take_vault_option(opt, &va))
+				break;
 			return help_or_bad(c, opt, argv);
 		}
 	}
@@ -1002,18 +996,12 @@ static int cmd_unlock_check(int argc, char *argv[])
 		case 'k':
 			kek = optarg;
 			break;
-		case 'p':
-		case OPT_PIN_KEYRING:
-		case OPT_PIN_PROMPT:
-			pin_option(opt, &va);
-			break;
-		case 'a':
-			va.audit_log = optarg;
-			break;
 		case 'j':
 			json = true;
 			break;
 		default:
+			if (take_vault_option(opt, &va))
+				break;
 			return help_or_bad(c, opt, argv);
 		}
 	}
@@ -1118,11 +1106,6 @@ static int cmd_open(int argc, char *argv[])
 		case 'k':
 			kek = optarg;
 			break;
-		case 'p':
-		case OPT_PIN_KEYRING:
-		case OPT_PIN_PROMPT:
-			pin_option(opt, &va);
-			break;
 		case 'r':
 			ro = true;
 			break;
@@ -1136,13 +1119,12 @@ static int cmd_open(int argc, char *argv[])
 						   optarg, CMK_KEY_PREFIX_MAX);
 			ao.lease = optarg;
 			break;
-		case 'a':
-			va.audit_log = optarg;
-			break;
 		case 'j':
 			json = true;
 			break;
 		default:
+			if (take_vault_option(opt, &va))
+				break;
 			return help_or_bad(c, opt, argv);
 		}
 	}
@@ -1568,11 +1550,6 @@ static int cmd_recovery_table(int argc, char *argv[])
 		case 'k':
 			kek = optarg;
 			break;
-		case 'p':
-		case OPT_PIN_KEYRING:
-		case OPT_PIN_PROMPT:
-			pin_option(opt, &va);
-			break;
 		case 'K':
 			ring_name = optarg;
 			if (!strcmp(optarg, "session"))
@@ -1584,10 +1561,9 @@ static int cmd_recovery_table(int argc, char *argv[])
 						   "recovery-table: --keyring %s: must be session or user",
 						   optarg);
 			break;
-		case 'a':
-			va.audit_log = optarg;
-			break;
 		default:
+			if (take_vault_option(opt, &va))
+				break;
 			return help_or_bad(c, opt, argv);
 		}
 	}
