@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench.sh [--quick] [--rounds N] [--runtime S] [--size MIB] [--out DIR]
-#          [-k KVER]
+# bench.sh [--quick] [--rounds N] [--runtime S] [--ramp S] [--size MIB]
+#          [--tcrypt-sec S] [--devices LIST] [--jobs LIST] [--no-tcrypt]
+#          [--no-x16384] [--out DIR] [-k KVER]
 #
 # `make bench` (make bench BENCH_ARGS='--rounds 3 ...'): dm-cmk against
 # raw brd and dm-crypt, default and tuned, in one QEMU guest run (the
@@ -18,27 +19,79 @@
 #   --quick       tiny and fast, for smoke checks: 32 MiB ramdisks, 1
 #                 round of 1 s per job, no ramp, tcrypt in cycle mode
 #   --rounds N    rounds, the devices in a new random order each (5)
-#   --runtime S   seconds per fio run, after a 1 s ramp (5)
+#   --runtime S   seconds per fio run, after a ramp (5)
+#   --ramp S      seconds of fio ramp before each run (1)
 #   --size MIB    ramdisk size per device, a power of two >= 16 (256)
 #   --tcrypt-sec S  tcrypt mode=500 seconds per test; 0 = cycle counts
 #                 (1; mode 500 has ~360 tests, so ~6 min of guest time)
+#   --devices LIST  comma-separated device ids to measure (default: all):
+#                 raw crypt_default crypt_tuned cmk512 cmk4096 cmk4096_x4096
+#   --jobs LIST   comma-separated fio job ids to run (default: all):
+#                 randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1
+#                 randwrite-4k-qd32 seqread-1m-qd8 seqwrite-1m-qd8
+#   --no-tcrypt   skip the cipher ceiling (tcrypt) measurement
+#   --no-x16384   skip the 16384-extent table load measurement
+#   --out DIR     where the report goes (see above)
+#   -k KVER       the kernel to build for and boot
 #
+# The subset options are for iterating on a change: the report then says
+# "–" or "not measured" where a ratio or section needs what was left out.
 # Absolute speeds under TCG mean nothing; ratios within one run do.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
+# usage: the synopsis (lines 4 to 6 of this file) and the options.
 usage() {
-	sed -n '4,5p' "$0" | sed 's/^# //' >&2
+	sed -n '4,6p; 7s/.*//p; /^#   --quick/,/^#   -k/p' "$0" |
+		sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
+# The ids bench/bench-guest.sh knows (keep in step with it).
+ALL_DEVICES="raw crypt_default crypt_tuned cmk512 cmk4096 cmk4096_x4096"
+ALL_JOBS="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 seqread-1m-qd8 seqwrite-1m-qd8"
+
+# pick OPTION LIST ALL: LIST (comma-separated ids) checked against ALL;
+# prints the ids in ALL's order, each once, comma-separated.
+pick() {
+	local opt=$1 list=$2 all=$3 id a found out=''
+	local -a ids=()
+	IFS=, read -r -a ids <<<"$list"
+	if [ "${#ids[@]}" = 0 ]; then
+		echo "bench: $opt: empty list (ids: $all)" >&2
+		return 2
+	fi
+	for id in "${ids[@]}"; do
+		found=0
+		for a in $all; do
+			[ "$id" != "$a" ] || found=1
+		done
+		if [ "$found" = 0 ]; then
+			echo "bench: $opt: unknown id '$id' (ids: $all)" >&2
+			return 2
+		fi
+	done
+	for a in $all; do
+		for id in "${ids[@]}"; do
+			if [ "$id" = "$a" ]; then
+				out=${out:+$out,}$a
+				break
+			fi
+		done
+	done
+	echo "$out"
+}
+
 quick=0 rounds='' runtime='' ramp='' size='' tsec='' out='' kver=''
+devices=${ALL_DEVICES// /,} jobs=${ALL_JOBS// /,} tcrypt=1 x16384=1
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; shift; continue ;;
+	--no-tcrypt) tcrypt=0; shift; continue ;;
+	--no-x16384) x16384=0; shift; continue ;;
 	-h | --help) usage ;;
 	esac
 	[ $# -ge 2 ] || usage
@@ -48,6 +101,8 @@ while [ $# -gt 0 ]; do
 	--ramp) ramp=$2 ;;
 	--size) size=$2 ;;
 	--tcrypt-sec) tsec=$2 ;;
+	--devices) devices=$(pick "$1" "$2" "$ALL_DEVICES") || exit 2 ;;
+	--jobs) jobs=$(pick "$1" "$2" "$ALL_JOBS") || exit 2 ;;
 	--out) out=$2 ;;
 	-k) kver=$2 ;;
 	*) usage ;;
@@ -86,20 +141,28 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$vmout"
 
-# Guest size: the ramdisks (6 devices, filled), the 16384-extent table and
-# room for the rest.  Time limit: the runs with slack for fio's start-up,
-# tcrypt and the set-up, generously (TCG on a busy host is slow).
-mem=$((1024 + 6 * size))
+# Guest size: the ramdisks (one per measured device, filled), the
+# 16384-extent table and room for the rest.  Time limit: the runs with
+# slack for fio's start-up, tcrypt, the fill and the set-up, generously
+# (TCG on a busy host is slow).
+IFS=, read -r -a dl <<<"$devices"
+IFS=, read -r -a jl <<<"$jobs"
+ndev=${#dl[@]} njobs=${#jl[@]}
+mem=$((1024 + ndev * size))
 [ "$mem" -ge 2048 ] || mem=2048
-runs=$((rounds * 6 * 6))
-tmo=$((900 + runs * (runtime + ramp + 10) + tsec * 400 + size * 2))
+runs=$((rounds * ndev * njobs))
+tmo=$((900 + runs * (runtime + ramp + 10) + tcrypt * tsec * 400 +
+	ndev * size / 3))
+guest_opts=(--devices "$devices" --jobs "$jobs")
+[ "$tcrypt" = 1 ] || guest_opts+=(--no-tcrypt)
+[ "$x16384" = 1 ] || guest_opts+=(--no-x16384)
 
 start=$SECONDS
 rc=0
 tests/vm/run-vm.sh -k "$kver" -o "$vmout" -m "$mem" -t "$tmo" -- \
 	keyctl session - bench/bench-guest.sh --out "$vmout" \
 	--rounds "$rounds" --runtime "$runtime" --ramp "$ramp" \
-	--size "$size" --tcrypt-sec "$tsec" \
+	--size "$size" --tcrypt-sec "$tsec" "${guest_opts[@]}" \
 	2> >(tee "$vmout/run-vm.log" >&2) || rc=$?
 secs=$((SECONDS - start))
 if [ ! -s "$vmout/results.json" ]; then

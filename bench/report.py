@@ -13,6 +13,12 @@
 # standard library and, for the chart, matplotlib (Agg backend); without
 # matplotlib the chart is skipped and said so.  Ratios are ratios of
 # medians.
+#
+# A run of a subset (bench.sh --devices, --jobs, --no-tcrypt, --no-x16384)
+# reports what it has: a ratio column whose device was not measured is
+# left out, a target that needs one is not judged, a section not measured
+# says so, and the chart is normalised to the first device measured when
+# raw was not.
 
 import json
 import os
@@ -122,71 +128,114 @@ def header(doc, meta):
                    s.get("ramp_s", "?"), s.get("rounds", "?"),
                    doc.get("summary", {}).get("ok", "?"),
                    doc.get("summary", {}).get("runs", "?"),
-                   s.get("cmk_cipher", "?"),
+                   s.get("cmk_cipher") or "–",
                    doc.get("cipher", {}).get("driver") or "–"))
     out.append("")
     return out
 
 
 def main_table(doc, devs, jobs, cell):
+    # The ratio columns: one per reference device measured, and the
+    # cipher's when there is a ceiling.
+    refs = [(d, "÷ " + LABEL[d].replace(" brd", ""))
+            for d in ("raw", "crypt_default", "crypt_tuned") if d in devs]
+    has_ceil = (any(d != "raw" for d in devs) and
+                any(ceiling(doc, job) for job in jobs))
+    heads = ["Job", "Device", "MiB/s", "IOPS", "CPU %"]
+    heads += [h for _, h in refs] + (["÷ cipher"] if has_ceil else [])
+    ratios = []
+    if refs:
+        ratios.append("÷: ratio of median throughputs")
+    if has_ceil:
+        ratios.append("÷ cipher: throughput over the cipher's own one-CPU "
+                      "speed (decryption for reads, encryption for writes)")
     out = ["Medians over the rounds (min–max).  CPU: system-wide, % of all "
-           "guest CPUs during the run.  ÷: ratio of median throughputs; "
-           "÷ cipher: throughput over the cipher's own one-CPU speed "
-           "(decryption for reads, encryption for writes).", "",
-           "| Job | Device | MiB/s | IOPS | CPU % | ÷ raw | ÷ dm-crypt "
-           "default | ÷ dm-crypt tuned | ÷ cipher |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+           "guest CPUs during the run." +
+           ("  " + "; ".join(ratios) + "." if ratios else ""), "",
+           "| " + " | ".join(heads) + " |",
+           "|---|---|" + "--:|" * (len(heads) - 2)]
     for job in jobs:
-        raw = cell.get((job, "raw"), {}).get("mib_s")
-        dft = cell.get((job, "crypt_default"), {}).get("mib_s")
-        tun = cell.get((job, "crypt_tuned"), {}).get("mib_s")
         ceil = ceiling(doc, job)
         for dev in devs:
             c = cell[job, dev]
             m = c["mib_s"]
-            cr = None
-            if dev != "raw" and m and ceil:
-                cr = m["median"] / ceil
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                job_label(job, doc["jobs"][job]), LABEL.get(dev, dev),
-                fmt_stat(m), fmt_num(c["iops"]["median"] if c["iops"] else
-                                     None, 0),
-                fmt_stat(c["cpu_pct"], 0),
-                fmt_ratio(ratio(m, raw)) if dev != "raw" else "1.00",
-                fmt_ratio(ratio(m, dft)), fmt_ratio(ratio(m, tun)),
-                fmt_ratio(cr)))
+            row = [job_label(job, doc["jobs"][job]), LABEL.get(dev, dev),
+                   fmt_stat(m), fmt_num(c["iops"]["median"] if c["iops"]
+                                        else None, 0),
+                   fmt_stat(c["cpu_pct"], 0)]
+            for ref, _ in refs:
+                if dev == ref:
+                    row.append("1.00" if m else "–")
+                else:
+                    row.append(fmt_ratio(ratio(
+                        m, cell.get((job, ref), {}).get("mib_s"))))
+            if has_ceil:
+                cr = None
+                if dev != "raw" and m and ceil:
+                    cr = m["median"] / ceil
+                row.append(fmt_ratio(cr))
+            out.append("| " + " | ".join(row) + " |")
     out.append("")
     return out
 
 
-def targets_table(doc, jobs, cell):
-    out = ["Targets (issue 5): dm-cmk 4096 ≥ %.2f × the better dm-crypt; "
-           "4096 extents ≥ %.2f × 4 extents." % (CMK_VS_CRYPT, EXT_SCALING),
-           "",
-           "| Job | dm-cmk 4096 ÷ best dm-crypt | met | 4096 ext ÷ 4 ext "
-           "| met |", "|---|--:|:-:|--:|:-:|"]
+def targets_table(doc, devs, jobs, cell):
+    crypts = [d for d in ("crypt_default", "crypt_tuned") if d in devs]
+    t1 = "cmk4096" in devs and bool(crypts)
+    t2 = "cmk4096" in devs and "cmk4096_x4096" in devs
+    if not t1 and not t2:
+        return ["Targets (issue 5): not judged; they need dm-cmk 4096 "
+                "(4 extents) and dm-crypt, or dm-cmk 4096 with 4 and with "
+                "4096 extents.", ""]
+    what, heads = [], ["Job"]
+    if t1:
+        if len(crypts) == 2:
+            what.append("dm-cmk 4096 ≥ %.2f × the better dm-crypt"
+                        % CMK_VS_CRYPT)
+            heads += ["dm-cmk 4096 ÷ best dm-crypt", "met"]
+        else:
+            what.append("dm-cmk 4096 ≥ %.2f × the better dm-crypt (only %s "
+                        "measured)" % (CMK_VS_CRYPT, LABEL[crypts[0]]))
+            heads += ["dm-cmk 4096 ÷ %s" % LABEL[crypts[0]], "met"]
+    else:
+        what.append("dm-cmk 4096 against dm-crypt not judged (not measured)")
+    if t2:
+        what.append("4096 extents ≥ %.2f × 4 extents" % EXT_SCALING)
+        heads += ["4096 ext ÷ 4 ext", "met"]
+    else:
+        what.append("4096 against 4 extents not judged (not measured)")
+    out = ["Targets (issue 5): %s." % "; ".join(what), "",
+           "| " + " | ".join(heads) + " |",
+           "|---|" + "--:|:-:|" * ((len(heads) - 1) // 2)]
     for job in jobs:
         cmk = cell.get((job, "cmk4096"), {}).get("mib_s")
-        best = None
-        for d in ("crypt_default", "crypt_tuned"):
-            s = cell.get((job, d), {}).get("mib_s")
-            if s and (best is None or s["median"] > best["median"]):
-                best = s
-        r1 = ratio(cmk, best)
-        r2 = ratio(cell.get((job, "cmk4096_x4096"), {}).get("mib_s"), cmk)
-        out.append("| %s | %s | %s | %s | %s |" % (
-            job_label(job, doc["jobs"][job]), fmt_ratio(r1),
-            "–" if r1 is None else "yes" if r1 >= CMK_VS_CRYPT else "**no**",
-            fmt_ratio(r2),
-            "–" if r2 is None else "yes" if r2 >= EXT_SCALING else "**no**"))
+        row = [job_label(job, doc["jobs"][job])]
+        if t1:
+            best = None
+            for d in crypts:
+                s = cell.get((job, d), {}).get("mib_s")
+                if s and (best is None or s["median"] > best["median"]):
+                    best = s
+            r1 = ratio(cmk, best)
+            row += [fmt_ratio(r1), "–" if r1 is None else "yes"
+                    if r1 >= CMK_VS_CRYPT else "**no**"]
+        if t2:
+            r2 = ratio(cell.get((job, "cmk4096_x4096"), {}).get("mib_s"),
+                       cmk)
+            row += [fmt_ratio(r2), "–" if r2 is None else "yes"
+                    if r2 >= EXT_SCALING else "**no**"]
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
     return out
 
 
 def cipher_text(doc):
     c = doc.get("cipher", {})
+    if c.get("method", "none") == "none":
+        return ["Cipher ceiling: not measured.", ""]
     if not c.get("encrypt") and not c.get("decrypt"):
-        return ["Cipher ceiling: not measured (%s).  " % c.get("method"), ""]
+        return ["Cipher ceiling: not measured (%s gave nothing).  "
+                % c.get("method"), ""]
     enc = (c.get("encrypt") or {}).get("mib_s")
     dec = (c.get("decrypt") or {}).get("mib_s")
     how = c.get("description", c.get("method"))
@@ -224,6 +273,15 @@ def extents_text(doc):
     return out
 
 
+def chart_ref(devs, jobs, cell):
+    """The device the chart is normalised to: raw, else the first one (in
+    the order of DEVICES) with a result; None if there is nothing."""
+    for dev in devs:
+        if any(cell[job, dev]["mib_s"] for job in jobs):
+            return dev
+    return None
+
+
 def chart(doc, devs, jobs, cell, path, meta):
     try:
         import matplotlib
@@ -231,33 +289,38 @@ def chart(doc, devs, jobs, cell, path, meta):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    ref = chart_ref(devs, jobs, cell)
+    if ref is None:
+        return None
+    short = "raw" if ref == "raw" else LABEL.get(ref, ref)
     fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
     width = 0.8 / max(len(devs), 1)
     labels = []
     for i, job in enumerate(jobs):
-        raw = (cell.get((job, "raw"), {}).get("mib_s") or {}).get("median")
-        labels.append("%s\nraw %s MiB/s" % (job_label(job, doc["jobs"][job]),
-                                            fmt_num(raw)))
+        base = (cell.get((job, ref), {}).get("mib_s") or {}).get("median")
+        labels.append("%s\n%s %s MiB/s" % (job_label(job, doc["jobs"][job]),
+                                           short, fmt_num(base)))
     top = 1.0
     for k, dev in enumerate(devs):
         xs, hs, lo, hi = [], [], [], []
         for i, job in enumerate(jobs):
-            raw = (cell.get((job, "raw"), {}).get("mib_s") or {}).get("median")
+            base = (cell.get((job, ref), {}).get("mib_s") or {}).get("median")
             s = cell[job, dev]["mib_s"]
-            if not raw or not s:
+            if not base or not s:
                 continue
-            h = s["median"] / raw
+            h = s["median"] / base
             xs.append(i - 0.4 + width * (k + 0.5))
             hs.append(h)
-            lo.append(h - s["min"] / raw)
-            hi.append(s["max"] / raw - h)
-            top = max(top, s["max"] / raw)
+            lo.append(h - s["min"] / base)
+            hi.append(s["max"] / base - h)
+            top = max(top, s["max"] / base)
         ax.bar(xs, hs, width, yerr=[lo, hi], capsize=2,
                label=LABEL.get(dev, dev))
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xticks(range(len(jobs)))
     ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylabel("throughput ÷ raw brd (median; whiskers min–max)")
+    ax.set_ylabel("throughput ÷ %s (median; whiskers min–max)"
+                  % LABEL.get(ref, ref))
     s = doc.get("system", {})
     ax.set_title("dm-cmk vs dm-crypt: Linux %s, %s vCPUs, %s, %s round(s)"
                  % (s.get("kernel", "?"), s.get("cpus", "?"),
@@ -265,7 +328,7 @@ def chart(doc, devs, jobs, cell, path, meta):
                  fontsize=10)
     # Room above the bars for the legend.
     ax.set_ylim(0, top * 1.2)
-    ax.legend(fontsize=8, ncol=len(devs), loc="upper center")
+    ax.legend(fontsize=8, ncol=max(len(devs), 1), loc="upper center")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -297,11 +360,17 @@ def main(argv):
     devs, jobs, cell = analyse(doc)
     md = header(doc, meta)
     md += main_table(doc, devs, jobs, cell)
-    md += targets_table(doc, jobs, cell)
+    md += targets_table(doc, devs, jobs, cell)
     md += cipher_text(doc)
     md += extents_text(doc)
-    if chart(doc, devs, jobs, cell, os.path.join(outdir, "chart.png"), meta):
-        md += ["![throughput normalised to the raw ramdisk](chart.png)", ""]
+    drawn = chart(doc, devs, jobs, cell, os.path.join(outdir, "chart.png"),
+                  meta)
+    if drawn:
+        ref = chart_ref(devs, jobs, cell)
+        md += ["![throughput normalised to %s](chart.png)" % (
+            "the raw ramdisk" if ref == "raw" else LABEL.get(ref, ref)), ""]
+    elif drawn is None:
+        md += ["Chart skipped: no results to plot.", ""]
     else:
         md += ["Chart skipped: matplotlib is not installed "
                "(Debian: python3-matplotlib).", ""]

@@ -6,35 +6,85 @@
  * of the target (dm-crypt's aes-xts-plain64).
  *
  * Writes are encrypted into pages of our own and submitted as a clone.
- * Reads are remapped in place and decrypted when they complete.  Crypto runs
- * inline when the calling context may sleep and on the device's workqueue
- * otherwise (read completions from interrupt context).
+ * Reads are remapped in place and decrypted when they complete.
+ *
+ * Where the crypto runs (cmk_crypt_start()): a bio of %CMK_SPLIT_MIN bytes
+ * or more is split into pieces, one per CPU, that run at the same time;
+ * the first runs inline and the others on the device's unbound workqueue.
+ * A smaller bio runs inline in the submitter's context, which costs no
+ * context switch (a synchronous submitter waits for it anyway), unless the
+ * submitter has offloaded bios still running: then it is one that goes on
+ * submitting, and its bios are offloaded too (for %CMK_BUSY_MSECS after
+ * it was last seen so) so that the cipher runs on every CPU while it does.
+ * Now and then a bio is offloaded as a probe, to find such submitters.
+ * Crypto that cannot run inline (read completions from interrupt context)
+ * always goes to the workqueue.
  */
 
 #include <linux/bio.h>
+#include <linux/hash.h>
 #include <linux/scatterlist.h>
 #include <crypto/skcipher.h>
 
 #include "dm-cmk.h"
 
-/**
- * cmk_io_size() - size of the per-bio data
- * @reqsize: request context size of the transforms
- *
- * Context: any.
- * Return: bytes of per-bio data: &struct cmk_io followed by an aligned
- * skcipher request.
- */
-unsigned int cmk_io_size(unsigned int reqsize)
+static unsigned int cmk_piece_req_offset(void)
 {
-	return ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN) +
-	       sizeof(struct skcipher_request) + reqsize;
+	return ALIGN(sizeof(struct cmk_piece), CRYPTO_MINALIGN);
 }
 
-static struct skcipher_request *cmk_io_req(struct cmk_io *io)
+/**
+ * cmk_io_size() - size of the per-bio data
+ * @cc: the target, with cmk_c::reqsize and cmk_c::nr_pieces known
+ *
+ * Sets cmk_c::piece_size.
+ *
+ * Context: any.
+ * Return: bytes of per-bio data: &struct cmk_io followed by
+ * cmk_c::nr_pieces &struct cmk_piece, each with an aligned skcipher
+ * request.
+ */
+unsigned int cmk_io_size(struct cmk_c *cc)
 {
-	return (struct skcipher_request *)((u8 *)io +
-		ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN));
+	cc->piece_size = ALIGN(cmk_piece_req_offset() +
+			       sizeof(struct skcipher_request) + cc->reqsize,
+			       CRYPTO_MINALIGN);
+	return ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN) +
+	       cc->nr_pieces * cc->piece_size;
+}
+
+static struct cmk_piece *cmk_io_piece(struct cmk_io *io, unsigned int i)
+{
+	return (struct cmk_piece *)((u8 *)io +
+		ALIGN(sizeof(struct cmk_io), CRYPTO_MINALIGN) +
+		i * io->cc->piece_size);
+}
+
+static struct skcipher_request *cmk_piece_req(struct cmk_piece *p)
+{
+	return (struct skcipher_request *)((u8 *)p + cmk_piece_req_offset());
+}
+
+/**
+ * cmk_io_init() - set up the per-bio state of a bio to map
+ * @cc: the target
+ * @bio: a read or write
+ *
+ * Context: the submitter's context.
+ * Return: the bio's &struct cmk_io.
+ */
+struct cmk_io *cmk_io_init(struct cmk_c *cc, struct bio *bio)
+{
+	struct cmk_io *io = dm_per_bio_data(bio, cc->ti->per_io_data_size);
+
+	io->cc = cc;
+	io->bio = bio;
+	io->clone = NULL;
+	io->iter = bio->bi_iter;
+	io->sector = dm_target_offset(cc->ti, bio->bi_iter.bi_sector);
+	io->slot = &cc->slots[hash_32(task_pid_nr(current), CMK_SLOT_BITS)];
+	io->counted = false;
+	return io;
 }
 
 /**
@@ -49,7 +99,8 @@ static struct skcipher_request *cmk_io_req(struct cmk_io *io)
  * meanwhile.  The caller wipes its copy of @key; the transform keeps only
  * the expanded key, which cmk_tfm_free() wipes.
  *
- * Context: process context, may sleep; caller holds cmk_c::key_lock.
+ * Context: process context, may sleep; caller holds cmk_c::key_lock, or
+ * the driver is picked already (then several callers may run at once).
  * Return: the transform or an ERR_PTR().
  */
 struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
@@ -96,16 +147,17 @@ void cmk_tfm_free(struct crypto_skcipher *tfm)
 }
 
 /*
- * Run @io's cipher over the data units of @in, writing to @out (the same
- * iterator position for in-place reads).  Returns 0 or a negative errno.
+ * Run @p's data units through their extents' ciphers.  Returns 0 or a
+ * negative errno.
  */
-static int cmk_crypt_units(struct cmk_io *io, struct bio *in,
-			   struct bvec_iter in_iter, struct bio *out,
-			   struct bvec_iter out_iter, bool encrypt)
+static int cmk_crypt_units(struct cmk_piece *p, bool encrypt)
 {
+	struct cmk_io *io = p->io;
 	struct cmk_c *cc = io->cc;
-	struct skcipher_request *req = cmk_io_req(io);
-	sector_t sector = io->sector;
+	struct bio *in = io->bio, *out = io->clone ?: io->bio;
+	struct bvec_iter in_iter = p->in_iter, out_iter = p->out_iter;
+	struct skcipher_request *req = cmk_piece_req(p);
+	sector_t sector = p->sector;
 	struct scatterlist sg_in, sg_out;
 	DECLARE_CRYPTO_WAIT(wait);
 	int idx, r = 0;
@@ -142,15 +194,15 @@ static int cmk_crypt_units(struct cmk_io *io, struct bio *in,
 		sg_set_page(&sg_out, bv_out.bv_page, cc->sector_size,
 			    bv_out.bv_offset);
 
-		memset(io->iv, 0, sizeof(io->iv));
-		*(__le64 *)io->iv = cpu_to_le64(sector);
+		memset(p->iv, 0, sizeof(p->iv));
+		*(__le64 *)p->iv = cpu_to_le64(sector);
 
 		skcipher_request_set_tfm(req, tfm);
 		skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 					      CRYPTO_TFM_REQ_MAY_SLEEP,
 					      crypto_req_done, &wait);
 		skcipher_request_set_crypt(req, &sg_in, &sg_out,
-					   cc->sector_size, io->iv);
+					   cc->sector_size, p->iv);
 		r = crypto_wait_req(encrypt ? crypto_skcipher_encrypt(req) :
 					      crypto_skcipher_decrypt(req),
 				    &wait);
@@ -170,14 +222,9 @@ out:
 	return r;
 }
 
-/* Reads */
-
-static void cmk_read_finish(struct cmk_io *io, blk_status_t status)
+static void cmk_read_done(struct cmk_io *io, blk_status_t status)
 {
 	struct bio *bio = io->bio;
-
-	if (!status && cmk_crypt_units(io, bio, io->iter, bio, io->iter, false))
-		status = BLK_STS_IOERR;
 
 	bio->bi_end_io = io->orig_end_io;
 	bio->bi_private = io->orig_private;
@@ -185,44 +232,148 @@ static void cmk_read_finish(struct cmk_io *io, blk_status_t status)
 	bio_endio(bio);
 }
 
-static void cmk_read_work(struct work_struct *work)
-{
-	struct cmk_io *io = container_of(work, struct cmk_io, work);
+static void cmk_write_done(struct cmk_io *io, blk_status_t status);
 
-	cmk_read_finish(io, BLK_STS_OK);
+/* The last piece of a bio finished: complete a read, submit a write. */
+static void cmk_crypt_done(struct cmk_io *io)
+{
+	blk_status_t status = READ_ONCE(io->status);
+
+	if (io->counted)
+		atomic_dec(&io->slot->backlog);
+	if (io->clone)
+		cmk_write_done(io, status);
+	else
+		cmk_read_done(io, status);
 }
+
+static void cmk_piece_run(struct cmk_piece *p)
+{
+	struct cmk_io *io = p->io;
+
+	if (cmk_crypt_units(p, !!io->clone))
+		WRITE_ONCE(io->status, BLK_STS_IOERR);
+	/* Fully ordered: the last piece sees every other one's status. */
+	if (atomic_dec_and_test(&io->pending))
+		cmk_crypt_done(io);
+}
+
+static void cmk_piece_work(struct work_struct *work)
+{
+	cmk_piece_run(container_of(work, struct cmk_piece, work));
+}
+
+/*
+ * Should @io's crypto leave the current context for the workqueue?  See
+ * the comment at the top of the file.  Counts an offloaded bio in its
+ * submitter's backlog.
+ */
+static bool cmk_offload(struct cmk_io *io)
+{
+	struct cmk_slot *slot = io->slot;
+	unsigned int interval;
+
+	if (!cmk_may_sleep())
+		return true;
+	if (io->cc->nr_pieces < 2)
+		return false;
+	/* Racy updates of the slot's hints do no harm. */
+	if (atomic_read(&slot->backlog)) {
+		WRITE_ONCE(slot->busy_until,
+			   jiffies + msecs_to_jiffies(CMK_BUSY_MSECS));
+		WRITE_ONCE(slot->interval, CMK_PROBE_INTERVAL);
+	} else if (!time_before(jiffies, READ_ONCE(slot->busy_until))) {
+		/* Not recently seen with a backlog: inline, or a probe. */
+		if (atomic_dec_return(&slot->probe) > 0)
+			return false;
+		interval = min(2 * READ_ONCE(slot->interval),
+			       CMK_PROBE_INTERVAL_MAX);
+		WRITE_ONCE(slot->interval, interval);
+		atomic_set(&slot->probe, interval);
+	}
+	atomic_inc(&slot->backlog);
+	io->counted = true;
+	return true;
+}
+
+/*
+ * Crypt @io's data, from cmk_io::bio to cmk_io::clone or in place: split
+ * into pieces that run inline or on the workqueue.  The last piece to
+ * finish calls cmk_crypt_done(); @io may be gone when this returns.
+ */
+static void cmk_crypt_start(struct cmk_io *io)
+{
+	struct cmk_c *cc = io->cc;
+	struct bio *out = io->clone ?: io->bio;
+	struct bvec_iter in_iter = io->iter;
+	struct bvec_iter out_iter = io->clone ? io->clone->bi_iter : io->iter;
+	unsigned int unit_shift = cc->sector_shift + SECTOR_SHIFT;
+	unsigned int units = in_iter.bi_size >> unit_shift;
+	unsigned int n = 1, i, done = 0;
+	bool offload = cmk_offload(io);
+	struct cmk_piece *p;
+
+	if (in_iter.bi_size >= CMK_SPLIT_MIN)
+		n = min(cc->nr_pieces, units);
+	atomic_set(&io->pending, n);
+	io->status = BLK_STS_OK;
+
+	for (i = 0; i < n; i++) {
+		unsigned int end = (i + 1) * units / n;	/* < 2^25 */
+		unsigned int bytes = (end - done) << unit_shift;
+
+		p = cmk_io_piece(io, i);
+		p->io = io;
+		p->sector = io->sector + ((sector_t)done << cc->sector_shift);
+		p->in_iter = in_iter;
+		p->in_iter.bi_size = bytes;
+		p->out_iter = out_iter;
+		p->out_iter.bi_size = bytes;
+		if (i + 1 < n) {
+			bio_advance_iter(io->bio, &in_iter, bytes);
+			bio_advance_iter(out, &out_iter, bytes);
+		}
+		done = end;
+
+		/*
+		 * Piece 0 runs inline below unless offloaded.  @io stays
+		 * until the last piece is done, and that cannot be before
+		 * every piece was queued (or piece 0 ran).
+		 */
+		if (i || offload) {
+			INIT_WORK(&p->work, cmk_piece_work);
+			queue_work(cc->wq, &p->work);
+		}
+	}
+	if (!offload)
+		cmk_piece_run(cmk_io_piece(io, 0));
+}
+
+/* Reads */
 
 static void cmk_read_endio(struct bio *bio)
 {
 	struct cmk_io *io = bio->bi_private;
 
 	if (bio->bi_status || cmk_dead(io->cc)) {
-		cmk_read_finish(io, bio->bi_status ?: BLK_STS_IOERR);
+		cmk_read_done(io, bio->bi_status ?: BLK_STS_IOERR);
 		return;
 	}
-
-	if (cmk_may_sleep()) {
-		cmk_read_finish(io, BLK_STS_OK);
-		return;
-	}
-
-	INIT_WORK(&io->work, cmk_read_work);
-	queue_work(io->cc->wq, &io->work);
+	cmk_crypt_start(io);
 }
 
 /**
  * cmk_map_read() - remap a read; it is decrypted when it completes
  * @cc: the target
- * @bio: the read, with its &struct cmk_io set up
+ * @io: the read's state, from cmk_io_init()
  *
  * Context: the submitter's context.
  * Return: a DM_MAPIO_* code.
  */
-int cmk_map_read(struct cmk_c *cc, struct bio *bio)
+int cmk_map_read(struct cmk_c *cc, struct cmk_io *io)
 {
-	struct cmk_io *io = dm_per_bio_data(bio, cc->ti->per_io_data_size);
+	struct bio *bio = io->bio;
 
-	io->iter = bio->bi_iter;
 	io->orig_end_io = bio->bi_end_io;
 	io->orig_private = bio->bi_private;
 
@@ -298,7 +449,22 @@ static void cmk_write_endio(struct bio *clone)
 	bio_endio(io->bio);
 }
 
-static void cmk_write_submit(struct cmk_io *io)
+/* A write's ciphertext is ready, or failed: submit it or fail the bio. */
+static void cmk_write_done(struct cmk_io *io, blk_status_t status)
+{
+	struct bio *clone = io->clone;
+
+	if (status) {
+		cmk_free_buffer(io->cc, clone);
+		bio_put(clone);
+		io->bio->bi_status = status;
+		bio_endio(io->bio);
+		return;
+	}
+	dm_submit_bio_remap(io->bio, clone);
+}
+
+static void cmk_write_start(struct cmk_io *io)
 {
 	struct cmk_c *cc = io->cc;
 	struct bio *clone;
@@ -308,27 +474,19 @@ static void cmk_write_submit(struct cmk_io *io)
 	clone->bi_end_io = cmk_write_endio;
 	clone->bi_ioprio = io->bio->bi_ioprio;
 	clone->bi_iter.bi_sector = cc->start + io->sector;
-
-	if (cmk_crypt_units(io, io->bio, io->iter, clone, clone->bi_iter,
-			    true)) {
-		cmk_free_buffer(cc, clone);
-		bio_put(clone);
-		io->bio->bi_status = BLK_STS_IOERR;
-		bio_endio(io->bio);
-		return;
-	}
-	dm_submit_bio_remap(io->bio, clone);
+	io->clone = clone;
+	cmk_crypt_start(io);
 }
 
 static void cmk_write_work(struct work_struct *work)
 {
-	cmk_write_submit(container_of(work, struct cmk_io, work));
+	cmk_write_start(container_of(work, struct cmk_io, work));
 }
 
 /**
  * cmk_map_write() - encrypt a write and submit the ciphertext
  * @cc: the target
- * @bio: the write, with its &struct cmk_io set up
+ * @io: the write's state, from cmk_io_init()
  *
  * Writes larger than BIO_MAX_VECS pages are split so that one clone always
  * fits in the page pool.
@@ -336,17 +494,18 @@ static void cmk_write_work(struct work_struct *work)
  * Context: the submitter's context.
  * Return: a DM_MAPIO_* code.
  */
-int cmk_map_write(struct cmk_c *cc, struct bio *bio)
+int cmk_map_write(struct cmk_c *cc, struct cmk_io *io)
 {
-	struct cmk_io *io = dm_per_bio_data(bio, cc->ti->per_io_data_size);
+	struct bio *bio = io->bio;
 
-	if (unlikely(bio->bi_iter.bi_size > (BIO_MAX_VECS << PAGE_SHIFT)))
+	if (unlikely(bio->bi_iter.bi_size > (BIO_MAX_VECS << PAGE_SHIFT))) {
 		dm_accept_partial_bio(bio, (BIO_MAX_VECS << PAGE_SHIFT) >>
 				      SECTOR_SHIFT);
-	io->iter = bio->bi_iter;
+		io->iter = bio->bi_iter;
+	}
 
 	if (cmk_may_sleep()) {
-		cmk_write_submit(io);
+		cmk_write_start(io);
 	} else {
 		INIT_WORK(&io->work, cmk_write_work);
 		queue_work(cc->wq, &io->work);

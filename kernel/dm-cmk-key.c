@@ -116,6 +116,61 @@ static struct key *cmk_request_logon(const char *desc, char **error)
 	return key;
 }
 
+/* Extent @extent's key, referenced, or an ERR_PTR() with @error set. */
+static struct key *cmk_key_lookup(struct cmk_c *cc, unsigned int extent,
+				  char **error)
+{
+	char desc[CMK_KEY_DESC_MAX];
+	struct key *key;
+
+	snprintf(desc, sizeof(desc), "%s%u", cc->key_prefix, extent);
+	key = cmk_request_logon(desc, error);
+	if (IS_ERR(key))
+		DMERR("%s: extent %u: key %s: %s",
+		      dm_table_device_name(cc->ti->table), extent, desc, *error);
+	return key;
+}
+
+/*
+ * A new transform keyed with @key's payload, read under its semaphore and
+ * never copied; or an ERR_PTR() with @error set.  The caller holds
+ * cmk_c::key_lock unless cmk_c::cipher_driver is already set.
+ */
+static struct crypto_skcipher *cmk_key_tfm(struct cmk_c *cc,
+					   unsigned int extent,
+					   struct key *key, char **error)
+{
+	const struct user_key_payload *ukp;
+	struct crypto_skcipher *tfm;
+
+	down_read(&key->sem);
+	ukp = user_key_payload_locked(key);
+	if (!ukp) {
+		*error = "Key revoked";
+		tfm = ERR_PTR(-EKEYREVOKED);
+	} else if (ukp->datalen != CMK_DEK_SIZE) {
+		*error = "Key has the wrong size";
+		tfm = ERR_PTR(-EINVAL);
+		DMERR("%s: extent %u: key %s has %u bytes, expected %u",
+		      dm_table_device_name(cc->ti->table), extent,
+		      key->description, ukp->datalen, CMK_DEK_SIZE);
+	} else {
+		tfm = cmk_tfm_alloc(cc, ukp->data, ukp->datalen);
+		if (IS_ERR(tfm))
+			*error = "Cannot allocate or key the cipher";
+	}
+	if (IS_ERR(tfm) && ukp && ukp->datalen == CMK_DEK_SIZE)
+		DMERR("%s: extent %u: key %s: %s (error %ld)",
+		      dm_table_device_name(cc->ti->table), extent,
+		      key->description, *error, PTR_ERR(tfm));
+	else if (!ukp)
+		DMERR("%s: extent %u: key %s: %s",
+		      dm_table_device_name(cc->ti->table), extent,
+		      key->description, *error);
+	up_read(&key->sem);
+	return tfm;
+}
+
 /**
  * cmk_key_load() - give an extent its key from the keyring
  * @cc: the target
@@ -131,44 +186,19 @@ static struct key *cmk_request_logon(const char *desc, char **error)
  */
 int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 {
-	const struct user_key_payload *ukp;
-	struct crypto_skcipher *tfm = NULL, *old;
-	char desc[CMK_KEY_DESC_MAX];
+	struct crypto_skcipher *tfm, *old;
 	struct key *key;
-	int r;
 
-	snprintf(desc, sizeof(desc), "%s%u", cc->key_prefix, extent);
-	key = cmk_request_logon(desc, error);
-	if (IS_ERR(key)) {
-		DMERR("%s: extent %u: key %s: %s",
-		      dm_table_device_name(cc->ti->table), extent, desc, *error);
+	key = cmk_key_lookup(cc, extent, error);
+	if (IS_ERR(key))
 		return PTR_ERR(key);
-	}
 
-	down_read(&key->sem);
-	ukp = user_key_payload_locked(key);
-	if (!ukp) {
-		*error = "Key revoked";
-		r = -EKEYREVOKED;
-	} else if (ukp->datalen != CMK_DEK_SIZE) {
-		*error = "Key has the wrong size";
-		r = -EINVAL;
-	} else {
-		mutex_lock(&cc->key_lock);
-		tfm = cmk_tfm_alloc(cc, ukp->data, ukp->datalen);
-		mutex_unlock(&cc->key_lock);
-		r = PTR_ERR_OR_ZERO(tfm);
-		if (r)
-			*error = "Cannot allocate or key the cipher";
-	}
-	if (r)
-		DMERR("%s: extent %u: key %s: %s (%u bytes, error %d)",
-		      dm_table_device_name(cc->ti->table), extent, desc,
-		      *error, ukp ? ukp->datalen : 0, r);
-	up_read(&key->sem);
+	mutex_lock(&cc->key_lock);
+	tfm = cmk_key_tfm(cc, extent, key, error);
+	mutex_unlock(&cc->key_lock);
 	key_put(key);
-	if (r)
-		return r;
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
 
 	mutex_lock(&cc->key_lock);
 	if (test_bit(CMK_F_LAPSED, &cc->flags)) {
@@ -189,8 +219,24 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 	return 0;
 }
 
+/* cmk_key_load() extents @first to @end - 1, stopping at the first error. */
+static int cmk_keys_load_range(struct cmk_c *cc, unsigned int first,
+			       unsigned int end, char **error)
+{
+	unsigned int i;
+	int r;
+
+	for (i = first; i < end; i++) {
+		r = cmk_key_load(cc, i, error);
+		if (r)
+			return r;
+		cond_resched();
+	}
+	return 0;
+}
+
 /**
- * cmk_keys_load_all() - key every extent
+ * cmk_keys_load_all() - (re)key every extent
  * @cc: the target
  * @error: set to a static message on failure
  *
@@ -199,16 +245,143 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
  */
 int cmk_keys_load_all(struct cmk_c *cc, char **error)
 {
+	return cmk_keys_load_range(cc, 0, cc->nr_extents, error);
+}
+
+/**
+ * struct cmk_loader - keys a range of extents of a new target
+ * @work: runs cmk_loader_run() on the target's workqueue
+ * @cc: the target
+ * @keys: the extents' keys, looked up by the constructor
+ * @first: first extent of the range
+ * @end: one past its last extent
+ * @error: static message, if @r
+ * @r: 0 or a negative errno
+ */
+struct cmk_loader {
+	struct work_struct work;
+	struct cmk_c *cc;
+	struct key **keys;
+	unsigned int first;
+	unsigned int end;
+	char *error;
+	int r;
+};
+
+static void cmk_loader_run(struct cmk_loader *ld)
+{
+	struct crypto_skcipher *tfm;
+	unsigned int i;
+
+	for (i = ld->first; i < ld->end; i++) {
+		tfm = cmk_key_tfm(ld->cc, i, ld->keys[i], &ld->error);
+		if (IS_ERR(tfm)) {
+			ld->r = PTR_ERR(tfm);
+			return;
+		}
+		/* A new target: no I/O, no lease check and no other writer. */
+		ld->cc->extents[i].tfm = tfm;
+		cond_resched();
+	}
+}
+
+static void cmk_loader_work(struct work_struct *work)
+{
+	cmk_loader_run(container_of(work, struct cmk_loader, work));
+}
+
+/*
+ * Key extents 1.. of a new target from @keys: the transforms are allocated
+ * and keyed on every CPU at once (%CMK_PIECES_MAX at most), which is most
+ * of a large table's load time.  Returns 0 or the first failure's errno.
+ */
+static int cmk_keys_init_parallel(struct cmk_c *cc, struct key **keys,
+				  unsigned int nr, char **error)
+{
+	unsigned int range = cc->nr_extents - 1, i;
+	struct cmk_loader *ld;
+	int r = 0;
+
+	ld = kcalloc(nr, sizeof(*ld), GFP_KERNEL);
+	if (!ld) {
+		*error = "Cannot allocate key loaders";
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++) {
+		ld[i].cc = cc;
+		ld[i].keys = keys;
+		ld[i].first = 1 + i * range / nr;	/* < 2^22 */
+		ld[i].end = 1 + (i + 1) * range / nr;
+		if (i) {
+			INIT_WORK(&ld[i].work, cmk_loader_work);
+			queue_work(cc->wq, &ld[i].work);
+		}
+	}
+	cmk_loader_run(&ld[0]);
+	for (i = 1; i < nr; i++)
+		flush_work(&ld[i].work);
+
+	/* The lowest failing extent: each loader stops at its first. */
+	for (i = 0; i < nr && !r; i++) {
+		r = ld[i].r;
+		if (r)
+			*error = ld[i].error;
+	}
+	kfree(ld);
+	return r;
+}
+
+/**
+ * cmk_keys_init() - key every extent of a new target
+ * @cc: the target, being constructed
+ * @error: set to a static message on failure
+ *
+ * Extent 0 is keyed first and picks the cipher driver.  The other extents'
+ * keys are looked up here, in the caller's context (request_key() searches
+ * the caller's keyrings); their transforms are then built in parallel when
+ * there are many.  On failure the transforms built so far stay for the
+ * destructor to free.
+ *
+ * Context: process context, may sleep; from the constructor only.
+ * Return: 0 or the first failure's negative errno, with @error set.
+ */
+int cmk_keys_init(struct cmk_c *cc, char **error)
+{
+	unsigned int nr = min(num_online_cpus(), CMK_PIECES_MAX);
+	struct key **keys;
 	unsigned int i;
 	int r;
 
-	for (i = 0; i < cc->nr_extents; i++) {
-		r = cmk_key_load(cc, i, error);
-		if (r)
-			return r;
+	r = cmk_key_load(cc, 0, error);
+	if (r)
+		return r;
+	if (nr < 2 || cc->nr_extents < CMK_PARALLEL_KEYS_MIN)
+		return cmk_keys_load_range(cc, 1, cc->nr_extents, error);
+
+	keys = kvcalloc(cc->nr_extents, sizeof(*keys), GFP_KERNEL);
+	if (!keys) {
+		*error = "Cannot allocate key table";
+		return -ENOMEM;
+	}
+	for (i = 1; i < cc->nr_extents; i++) {
+		keys[i] = cmk_key_lookup(cc, i, error);
+		if (IS_ERR(keys[i])) {
+			r = PTR_ERR(keys[i]);
+			keys[i] = NULL;
+			goto out;
+		}
 		cond_resched();
 	}
-	return 0;
+
+	r = cmk_keys_init_parallel(cc, keys, nr, error);
+	if (!r)
+		atomic_set(&cc->nr_keyed, cc->nr_extents);
+out:
+	for (i = 1; i < cc->nr_extents; i++)
+		if (keys[i])
+			key_put(keys[i]);
+	kvfree(keys);
+	return r;
 }
 
 /**

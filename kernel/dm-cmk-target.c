@@ -167,7 +167,7 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		 "Invalid data unit size (must be 512 or 4096)"},
 	};
 	unsigned long long tmpll;
-	unsigned int extent_sectors;
+	unsigned int extent_sectors, i;
 	struct dm_arg_set as;
 	struct cmk_c *cc;
 	int r;
@@ -267,7 +267,7 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	r = cmk_keys_load_all(cc, &ti->error);
+	r = cmk_keys_init(cc, &ti->error);
 	if (r)
 		goto bad;
 
@@ -284,7 +284,14 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	ti->per_io_data_size = cmk_io_size(cc->reqsize);
+	cc->nr_pieces = min_t(unsigned int, num_online_cpus(),
+			      CMK_PIECES_MAX);
+	for (i = 0; i < ARRAY_SIZE(cc->slots); i++) {
+		atomic_set(&cc->slots[i].probe, CMK_PROBE_INTERVAL);
+		cc->slots[i].interval = CMK_PROBE_INTERVAL;
+		cc->slots[i].busy_until = jiffies;
+	}
+	ti->per_io_data_size = cmk_io_size(cc);
 	DMINFO("%s: %u extents of %u sectors, data unit %u, cipher %s",
 	       dm_table_device_name(ti->table), cc->nr_extents,
 	       1U << cc->extent_shift, cc->sector_size, cc->cipher_driver);
@@ -343,14 +350,10 @@ static int cmk_map(struct dm_target *ti, struct bio *bio)
 		     ((cc->sector_size >> SECTOR_SHIFT) - 1)))
 		return cmk_kill(cc);
 
-	io = dm_per_bio_data(bio, ti->per_io_data_size);
-	io->cc = cc;
-	io->bio = bio;
-	io->sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-
+	io = cmk_io_init(cc, bio);
 	if (bio_data_dir(bio) == READ)
-		return cmk_map_read(cc, bio);
-	return cmk_map_write(cc, bio);
+		return cmk_map_read(cc, io);
+	return cmk_map_write(cc, io);
 }
 
 static int cmk_end_io(struct dm_target *ti, struct bio *bio,

@@ -50,6 +50,43 @@ struct cmk_extent {
 	struct crypto_skcipher *tfm;
 };
 
+/* Bios of at least this many bytes are split across CPUs. */
+#define CMK_SPLIT_MIN		(64 * 1024)
+/* At most this many pieces per bio (and CPUs one bio is spread over). */
+#define CMK_PIECES_MAX		4
+/* Submitters are told apart by a hash of their PID into this many slots. */
+#define CMK_SLOT_BITS		6
+/*
+ * One bio in this many that would run inline is offloaded as a probe; the
+ * interval doubles after each probe up to %CMK_PROBE_INTERVAL_MAX, and is
+ * reset when a submitter is seen submitting with a backlog.
+ */
+#define CMK_PROBE_INTERVAL	128
+#define CMK_PROBE_INTERVAL_MAX	4096
+/* A submitter seen submitting with a backlog is offloaded for this long. */
+#define CMK_BUSY_MSECS		20
+/* Tables of at least this many extents build their transforms in parallel. */
+#define CMK_PARALLEL_KEYS_MIN	256
+
+/**
+ * struct cmk_slot - what one submitter (a hash slot of them) has queued
+ * @backlog: bios of this submitter whose crypto was offloaded to the
+ *	workqueue and has not finished; while there are any, its next bios
+ *	are offloaded too, so that it goes on submitting while the cipher
+ *	runs on the other CPUs
+ * @probe: bios of this submitter still to run inline before a probe
+ * @interval: the current probe interval
+ * @busy_until: jiffies until which its bios are offloaded even with no
+ *	backlog: the workers catching up for a moment does not make it a
+ *	synchronous submitter
+ */
+struct cmk_slot {
+	atomic_t backlog;
+	atomic_t probe;
+	unsigned int interval;
+	unsigned long busy_until;
+};
+
 /**
  * struct cmk_c - one cmk target
  * @ti: the dm target
@@ -73,8 +110,12 @@ struct cmk_extent {
  * @key_srcu: readers are the I/O path using @extents; the writers (wipe,
  *	key replacement) wait for them before freeing a transform
  * @key_lock: serialises key set, wipe and lapse
- * @wq: per-device workqueue for crypto that cannot run inline and for
- *	the lease check
+ * @wq: per-device workqueue for crypto that cannot or should not run
+ *	inline, and for the lease check
+ * @nr_pieces: most pieces a bio is split into, one per CPU up to
+ *	%CMK_PIECES_MAX
+ * @piece_size: bytes of one &struct cmk_piece with its skcipher request
+ * @slots: per-submitter backlog, see cmk_offload()
  * @lease_work: periodic lease check
  * @bs: bio set for write clones
  * @page_pool: pages holding ciphertext of writes in flight
@@ -101,6 +142,9 @@ struct cmk_c {
 	struct srcu_struct key_srcu;
 	struct mutex key_lock;		/* key set, wipe, lapse */
 	struct workqueue_struct *wq;
+	unsigned int nr_pieces;
+	unsigned int piece_size;
+	struct cmk_slot slots[1 << CMK_SLOT_BITS];
 	struct delayed_work lease_work;
 	struct bio_set bs;
 	mempool_t page_pool;
@@ -111,23 +155,51 @@ struct cmk_c {
  * struct cmk_io - per-bio state (dm per-bio data)
  * @cc: the target
  * @bio: the bio dm handed to cmk_map()
+ * @clone: a write's ciphertext, submitted in its place; %NULL for reads
  * @iter: @bio's data, as it was when mapped
  * @sector: target-relative sector of @iter's first data unit
- * @work: runs crypto that could not run in the completing context
+ * @slot: the submitter's &struct cmk_slot
+ * @counted: the bio is in its slot's backlog
+ * @pending: pieces still running; the last one completes the bio
+ * @status: %BLK_STS_IOERR once any piece failed
+ * @work: starts a write that was mapped where it could not sleep
  * @orig_end_io: @bio's completion, restored before a read completes
  * @orig_private: @bio's private data, restored likewise
- * @iv: tweak of the data unit being processed
  *
- * The skcipher request follows the structure (see cmk_io_req()).
+ * cmk_c::nr_pieces &struct cmk_piece follow (see cmk_io_piece()).
  */
 struct cmk_io {
 	struct cmk_c *cc;
 	struct bio *bio;
+	struct bio *clone;
 	struct bvec_iter iter;
 	sector_t sector;
+	struct cmk_slot *slot;
+	bool counted;
+	atomic_t pending;
+	blk_status_t status;
 	struct work_struct work;
 	bio_end_io_t *orig_end_io;
 	void *orig_private;
+};
+
+/**
+ * struct cmk_piece - a run of data units of one bio, crypted by one CPU
+ * @io: the bio's state
+ * @work: runs the piece on the workqueue
+ * @in_iter: the piece's data in cmk_io::bio
+ * @out_iter: where its result goes: cmk_io::clone, or in place for reads
+ * @sector: target-relative sector of its first data unit
+ * @iv: tweak of the data unit being processed
+ *
+ * The piece's skcipher request follows, aligned (see cmk_piece_req()).
+ */
+struct cmk_piece {
+	struct cmk_io *io;
+	struct work_struct work;
+	struct bvec_iter in_iter;
+	struct bvec_iter out_iter;
+	sector_t sector;
 	u8 iv[CMK_IV_SIZE] __aligned(__alignof__(__le64));
 };
 
@@ -137,13 +209,15 @@ void cmk_crypt_exit(struct cmk_c *cc);
 struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
 				      unsigned int len);
 void cmk_tfm_free(struct crypto_skcipher *tfm);
-unsigned int cmk_io_size(unsigned int reqsize);
-int cmk_map_read(struct cmk_c *cc, struct bio *bio);
-int cmk_map_write(struct cmk_c *cc, struct bio *bio);
+unsigned int cmk_io_size(struct cmk_c *cc);
+struct cmk_io *cmk_io_init(struct cmk_c *cc, struct bio *bio);
+int cmk_map_read(struct cmk_c *cc, struct cmk_io *io);
+int cmk_map_write(struct cmk_c *cc, struct cmk_io *io);
 
 /* Functions defined in dm-cmk-key.c */
 int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error);
 int cmk_keys_load_all(struct cmk_c *cc, char **error);
+int cmk_keys_init(struct cmk_c *cc, char **error);
 void cmk_keys_free(struct cmk_c *cc);
 void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason);
 int cmk_lease_init(struct cmk_c *cc, const char *desc, char **error);
