@@ -10,7 +10,7 @@
  *
  * Where the crypto runs (cmk_crypt_start()): a bio of %CMK_SPLIT_MIN bytes
  * or more is split into pieces, one per CPU, that run at the same time;
- * the first runs inline and the others on the device's unbound workqueue.
+ * the first runs inline and the others on the device's crypt workqueue.
  * A smaller bio runs inline in the submitter's context, which costs no
  * context switch (a synchronous submitter waits for it anyway), unless the
  * submitter has offloaded bios still running: then it is one that goes on
@@ -342,7 +342,7 @@ static void cmk_crypt_start(struct cmk_io *io)
 		 */
 		if (i || offload) {
 			INIT_WORK(&p->work, cmk_piece_work);
-			queue_work(cc->wq, &p->work);
+			queue_work(cc->crypt_wq, &p->work);
 		}
 	}
 	if (!offload)

@@ -127,6 +127,8 @@ static void cmk_dtr(struct dm_target *ti)
 		return;
 
 	cmk_lease_exit(cc);
+	if (cc->crypt_wq)
+		destroy_workqueue(cc->crypt_wq);
 	if (cc->wq)
 		destroy_workqueue(cc->wq);
 	cmk_keys_free(cc);
@@ -261,7 +263,15 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	cc->wq = alloc_workqueue("kcmkd/%s", WQ_MEM_RECLAIM | WQ_UNBOUND, 0,
 				 dm_table_device_name(ti->table));
-	if (!cc->wq) {
+	/*
+	 * As many crypto work items at a time as there are CPUs: more would
+	 * only take turns on them.
+	 */
+	cc->crypt_wq = alloc_workqueue("kcmkd_io/%s",
+				       WQ_MEM_RECLAIM | WQ_UNBOUND,
+				       num_online_cpus(),
+				       dm_table_device_name(ti->table));
+	if (!cc->wq || !cc->crypt_wq) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;

@@ -110,8 +110,11 @@ struct cmk_slot {
  * @key_srcu: readers are the I/O path using @extents; the writers (wipe,
  *	key replacement) wait for them before freeing a transform
  * @key_lock: serialises key set, wipe and lapse
- * @wq: per-device workqueue for crypto that cannot or should not run
- *	inline, and for the lease check
+ * @wq: per-device workqueue for the lease check, the key loaders and
+ *	writes mapped where they could not sleep (which may wait for pages)
+ * @crypt_wq: per-device workqueue for crypto that cannot or should not
+ *	run inline; one work item per CPU at a time, and none of them waits
+ *	for another
  * @nr_pieces: most pieces a bio is split into, one per CPU up to
  *	%CMK_PIECES_MAX
  * @piece_size: bytes of one &struct cmk_piece with its skcipher request
@@ -142,6 +145,7 @@ struct cmk_c {
 	struct srcu_struct key_srcu;
 	struct mutex key_lock;		/* key set, wipe, lapse */
 	struct workqueue_struct *wq;
+	struct workqueue_struct *crypt_wq;
 	unsigned int nr_pieces;
 	unsigned int piece_size;
 	struct cmk_slot slots[1 << CMK_SLOT_BITS];
