@@ -24,10 +24,10 @@ add_keys "cmk:rev$CMK_TAG:" 8
 keyctl revoke "$(keyctl search @s logon "cmk:rev${CMK_TAG}:3")"
 add_keys "cmk:exp$CMK_TAG:" 8
 keyctl timeout "$(keyctl search @s logon "cmk:exp${CMK_TAG}:5")" 1
-# 512 keys, the 301st too short: tables of 256 extents or more build their
+# 256 keys, the 201st too short: tables of 256 extents or more build their
 # transforms on several CPUs at once, and must fail the same way.
-add_keys "cmk:par$CMK_TAG:" 512
-head -c 32 /dev/urandom | keyctl padd logon "cmk:par${CMK_TAG}:300" @s >/dev/null
+add_keys "cmk:par$CMK_TAG:" 256
+head -c 32 /dev/urandom | keyctl padd logon "cmk:par${CMK_TAG}:200" @s >/dev/null
 keyctl add user "cmk:l$CMK_TAG" x @s >/dev/null
 keyctl add user "cmk:explease$CMK_TAG" x @s >/dev/null
 keyctl timeout "$(keyctl search @s user "cmk:explease$CMK_TAG")" 1
@@ -81,13 +81,13 @@ CASES=(
 	"$DEV 0 $E 512 $P 0 extra|Too many arguments"
 )
 
-# The 4096-unit length case, the extent-count limit and the tables of 512
-# and 1024 extents (keys built in parallel) need their own table lengths.
+# The 4096-unit length case, the extent-count limit and the tables of 256
+# and 512 extents (keys built in parallel) need their own table lengths.
 SPECIAL=(
 	"16380|$DEV 0 $E 4096 $P|Offset, start or length not a multiple of the data unit"
 	"1048577|$BIG 0 1 512 $P|Too many extents (use larger extents)"
-	"16384|$DEV 0 32 512 cmk:par$CMK_TAG:|Key has the wrong size"
-	"16384|$DEV 0 16 512 cmk:par$CMK_TAG:|Key not found"
+	"16384|$DEV 0 64 512 cmk:par$CMK_TAG:|Key has the wrong size"
+	"16384|$DEV 0 32 512 cmk:par$CMK_TAG:|Key not found"
 )
 
 tap_plan $((${#CASES[@]} + ${#SPECIAL[@]} + 2))
