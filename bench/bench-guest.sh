@@ -21,7 +21,7 @@
 #   cmk4096        dm-cmk, 4096-byte data unit, 4 extents
 #   cmk4096_x4096  dm-cmk, 4096-byte data unit, 4096 extents
 # Jobs (fio, --direct=1 --ioengine=libaio, time based, S seconds after a
-# ramp; see jobspecs below): 4k randread and randwrite at iodepth 1 and 32
+# ramp; see bench/bench-ids.sh): 4k randread and randwrite at iodepth 1 and 32
 # (randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32),
 # 1M sequential read and write at iodepth 8 (seqread-1m-qd8
 # seqwrite-1m-qd8).  Each of N rounds runs every job on every device, the
@@ -57,53 +57,19 @@ usage() {
 	exit 2
 }
 
-# The devices in ramdisk order (raw is /dev/ram0, ..., cmk4096_x4096
-# /dev/ram5) and the jobs (id rw bs iodepth).  bench/bench.sh lists the
-# ids too.
-ALL_DEVICES=(raw crypt_default crypt_tuned cmk512 cmk4096 cmk4096_x4096)
-jobspecs() {
-	cat <<EOF
-randread-4k-qd1	randread	4k	1
-randread-4k-qd32	randread	4k	32
-randwrite-4k-qd1	randwrite	4k	1
-randwrite-4k-qd32	randwrite	4k	32
-seqread-1m-qd8	read	1M	8
-seqwrite-1m-qd8	write	1M	8
-EOF
-}
-# Not < <(...): /dev/fd does not exist yet this early.
-mapfile -t ALL_JOBS <<<"$(jobspecs | cut -f1)"
+# The device and job ids, and bench_pick (shared with bench/bench.sh).
+# shellcheck source=bench/bench-ids.sh
+. "$repo/bench/bench-ids.sh"
+read -r -a ALL_DEVICES <<<"$BENCH_DEVICES"
 
 # selected ID LIST: is ID one of the comma-separated LIST?
 selected() {
 	case ",$2," in *",$1,"*) return 0 ;; esac
 	return 1
 }
-# check_ids OPTION LIST ID...: exit 2 unless every id of LIST is one of IDs.
-check_ids() {
-	local opt=$1 list=$2 id a ok
-	local -a ids=()
-	shift 2
-	IFS=, read -r -a ids <<<"$list"
-	if [ "${#ids[@]}" = 0 ]; then
-		echo "bench-guest: $opt: empty list (ids: $*)" >&2
-		exit 2
-	fi
-	for id in "${ids[@]}"; do
-		ok=0
-		for a; do
-			[ "$id" != "$a" ] || ok=1
-		done
-		if [ "$ok" = 0 ]; then
-			echo "bench-guest: $opt: unknown id '$id' (ids: $*)" >&2
-			exit 2
-		fi
-	done
-}
-
 out='' rounds=3 runtime=5 ramp=1 size=256 tsec=1 tcrypt=1 x16384=1
-devices=$(IFS=,; echo "${ALL_DEVICES[*]}")
-jobs=$(IFS=,; echo "${ALL_JOBS[*]}")
+devices=${BENCH_DEVICES// /,}
+jobs=${BENCH_JOBS// /,}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--no-tcrypt) tcrypt=0; shift; continue ;;
@@ -132,8 +98,8 @@ if [ "$size" -lt 16 ] || [ $((size & (size - 1))) != 0 ] ||
 	echo "bench-guest: --size must be a power of two >= 16, --rounds and --runtime >= 1" >&2
 	exit 2
 fi
-check_ids --devices "$devices" "${ALL_DEVICES[@]}"
-check_ids --jobs "$jobs" "${ALL_JOBS[@]}"
+devices=$(bench_pick --devices "$devices" "$BENCH_DEVICES") || exit 2
+jobs=$(bench_pick --jobs "$jobs" "$BENCH_JOBS") || exit 2
 
 raw=$out/raw
 rm -rf "$raw"
@@ -316,7 +282,7 @@ fi
 
 # --- fio ------------------------------------------------------------------
 # jobs.txt: id rw bs iodepth, the selected jobs only.
-jobspecs | while IFS=$'\t' read -r job spec; do
+bench_jobspecs | while IFS=$'\t' read -r job spec; do
 	if selected "$job" "$jobs"; then
 		printf '%s\t%s\n' "$job" "$spec"
 	fi

@@ -49,43 +49,11 @@ usage() {
 	exit 2
 }
 
-# The ids bench/bench-guest.sh knows (keep in step with it).
-ALL_DEVICES="raw crypt_default crypt_tuned cmk512 cmk4096 cmk4096_x4096"
-ALL_JOBS="randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32 seqread-1m-qd8 seqwrite-1m-qd8"
-
-# pick OPTION LIST ALL: LIST (comma-separated ids) checked against ALL;
-# prints the ids in ALL's order, each once, comma-separated.
-pick() {
-	local opt=$1 list=$2 all=$3 id a found out=''
-	local -a ids=()
-	IFS=, read -r -a ids <<<"$list"
-	if [ "${#ids[@]}" = 0 ]; then
-		echo "bench: $opt: empty list (ids: $all)" >&2
-		return 2
-	fi
-	for id in "${ids[@]}"; do
-		found=0
-		for a in $all; do
-			[ "$id" != "$a" ] || found=1
-		done
-		if [ "$found" = 0 ]; then
-			echo "bench: $opt: unknown id '$id' (ids: $all)" >&2
-			return 2
-		fi
-	done
-	for a in $all; do
-		for id in "${ids[@]}"; do
-			if [ "$id" = "$a" ]; then
-				out=${out:+$out,}$a
-				break
-			fi
-		done
-	done
-	echo "$out"
-}
+# shellcheck source=bench/bench-ids.sh
+. bench/bench-ids.sh
 
 quick=0 rounds='' runtime='' ramp='' size='' tsec='' out='' kver=''
-devices=${ALL_DEVICES// /,} jobs=${ALL_JOBS// /,} tcrypt=1 x16384=1
+devices=${BENCH_DEVICES// /,} jobs=${BENCH_JOBS// /,} tcrypt=1 x16384=1
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -101,8 +69,8 @@ while [ $# -gt 0 ]; do
 	--ramp) ramp=$2 ;;
 	--size) size=$2 ;;
 	--tcrypt-sec) tsec=$2 ;;
-	--devices) devices=$(pick "$1" "$2" "$ALL_DEVICES") || exit 2 ;;
-	--jobs) jobs=$(pick "$1" "$2" "$ALL_JOBS") || exit 2 ;;
+	--devices) devices=$(bench_pick "$1" "$2" "$BENCH_DEVICES") || exit 2 ;;
+	--jobs) jobs=$(bench_pick "$1" "$2" "$BENCH_JOBS") || exit 2 ;;
 	--out) out=$2 ;;
 	-k) kver=$2 ;;
 	*) usage ;;
