@@ -19,9 +19,10 @@ import ctypes
 import json
 import os
 import re
+import statistics
 import sys
 
-SCHEMA = 1
+SCHEMA = 2
 KEY_SPEC_SESSION_KEYRING = -3
 
 
@@ -242,25 +243,26 @@ def collect(raw):
             jobs[job] = {"rw": rw, "bs": bs, "iodepth": int(qd)}
 
     runs = []
+    docs = {}
     with open(j("runs.txt")) as f:
         for line in f:
-            rnd, seq, pos, dev, rc = line.split()
-            base = j("run." + seq)
-            doc = read_json(base + ".json") or {}
-            fjobs = {x.get("jobname"): x for x in doc.get("jobs", [])}
-            for job, spec in jobs.items():
-                r = {"round": int(rnd), "seq": int(seq), "position": int(pos),
-                     "job": job, "device": dev, "rc": int(rc)}
-                res = fio_result(fjobs.get(job), spec["rw"])
-                if res:
-                    r.update(res)
-                cpu = cpu_delta(stat_line("%s.%s.pre" % (base, job)),
-                                stat_line("%s.%s.post" % (base, job)))
-                if cpu:
-                    r.update(cpu)
-                r["ok"] = bool(res and not res["fio_error"] and
-                               res["io_mib"] > 0)
-                runs.append(r)
+            rnd, seq, pos, job, dev, rc = line.split()
+            base = j("run." + rnd)
+            if rnd not in docs:
+                doc = read_json(base + ".json") or {}
+                docs[rnd] = {x.get("jobname"): x for x in doc.get("jobs", [])}
+            section = "%s@%s" % (job, dev)
+            r = {"round": int(rnd), "seq": int(seq), "position": int(pos),
+                 "job": job, "device": dev, "rc": int(rc)}
+            res = fio_result(docs[rnd].get(section), jobs[job]["rw"])
+            if res:
+                r.update(res)
+            cpu = cpu_delta(stat_line("%s.%s.pre" % (base, section)),
+                            stat_line("%s.%s.post" % (base, section)))
+            if cpu:
+                r.update(cpu)
+            r["ok"] = bool(res and not res["fio_error"] and res["io_mib"] > 0)
+            runs.append(r)
 
     cinfo = keyvals(j("cipher.txt"))
     cipher = {"method": cinfo.get("method", "none")}
@@ -291,7 +293,16 @@ def collect(raw):
             if res:
                 cipher[d] = {"mib_s": res["mib_s"]}
 
-    x = {k: num(v) for k, v in keyvals(j("x16384.txt")).items()}
+    x = {}
+    for k, v in keyvals(j("x16384.txt")).items():
+        if k.endswith("_s_list"):
+            # Repeated timings: the list, and its median as NAME_s.
+            vals = [float(t) for t in v.split()]
+            x[k] = vals
+            if vals:
+                x[k[:-len("_list")]] = statistics.median(vals)
+        else:
+            x[k] = num(v)
     if x:
         m0 = meminfo(j("x16384.before.meminfo"))
         m1 = meminfo(j("x16384.after.meminfo"))

@@ -11,8 +11,11 @@
 # JSON document, see bench/bench-guest.py) and the raw measurements under
 # DIR/raw/.
 #
-# Devices, each on its own brd ramdisk of MIB MiB (a power of two, >= 16),
-# filled once with random data before anything is measured:
+# Devices, all on one brd ramdisk of MIB MiB (a power of two, >= 16),
+# /dev/ram0, filled once with random data before anything is measured: the
+# devices run one at a time, and sharing the ramdisk means they all read
+# and write the same guest memory (separate ramdisks are separate host
+# memory, whose cost under TCG need not be the same):
 #   raw            /dev/ram0 itself
 #   crypt_default  dm-crypt aes-xts-plain64, 512-bit key, no options
 #   crypt_tuned    the same with no_read_workqueue no_write_workqueue
@@ -24,10 +27,12 @@
 # ramp; see bench/bench-ids.sh): 4k randread and randwrite at iodepth 1 and 32
 # (randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32),
 # 1M sequential read and write at iodepth 8 (seqread-1m-qd8
-# seqwrite-1m-qd8).  Each of N rounds runs every job on every device, the
-# devices in a new random order each round.  Per job: MiB/s, IOPS and
-# system-wide CPU (from /proc/stat, read by fio just before and just after
-# the job's I/O).
+# seqwrite-1m-qd8).  Each of N rounds runs every job on every device: the
+# jobs in a new random order each round, and for each job the devices back
+# to back in a new random order, so that the results a ratio compares are
+# measured within seconds of each other.  Per job and device: MiB/s, IOPS
+# and system-wide CPU (from /proc/stat, read by fio just before and just
+# after the I/O).
 #
 # Also measured: the cipher's own speed (tcrypt mode=500, xts(aes) with a
 # 512-bit key on 4096-byte blocks; S seconds per test, 0 = cycle counts; if
@@ -37,8 +42,7 @@
 #
 # Subsets, to iterate on a change: --devices and --jobs take comma-separated
 # ids from the lists above (default: all).  Only those devices are set up
-# and filled (each keeps its ramdisk: /dev/ramI for the I-th device listed
-# above) and only those jobs go into raw/jobs.txt.  --no-tcrypt and
+# and only those jobs go into raw/jobs.txt.  --no-tcrypt and
 # --no-x16384 skip the cipher ceiling (raw/cipher.txt then says
 # method=none) and the 16384-extent load (no raw/x16384.txt).
 #
@@ -132,18 +136,15 @@ modprobe dm_crypt
 if grep -q '^brd ' /proc/modules; then
 	rmmod brd
 fi
-# All the ramdisks, measured or not (brd allocates a page on its first
-# write only, so an unused ramdisk costs nothing): a device's node and table
-# do not depend on the selection, and /dev/ram0 is there for the 16384
-# extents.
-NDEV=${#ALL_DEVICES[@]}
-modprobe brd rd_nr="$NDEV" rd_size=$((size * 1024)) max_part=0
+# One ramdisk for every device, and for the 16384 extents.
+RAMDISK=/dev/ram0
+modprobe brd rd_nr=1 rd_size=$((size * 1024)) max_part=0
 ko=$repo/build/kernel/$kver/dm-cmk.ko
 grep -q '^dm_cmk ' /proc/modules || insmod "$ko"
 udevadm settle >/dev/null 2>&1 || true
 
-L=$(blockdev --getsz /dev/ram0)
-log "kernel $kver, $(nproc) CPUs, ramdisks ${size} MiB ($L sectors)"
+L=$(blockdev --getsz "$RAMDISK")
+log "kernel $kver, $(nproc) CPUs, ramdisk ${size} MiB ($L sectors)"
 
 # --- System facts ---------------------------------------------------------
 {
@@ -155,6 +156,7 @@ log "kernel $kver, $(nproc) CPUs, ramdisks ${size} MiB ($L sectors)"
 	echo "runtime_s=$runtime"
 	echo "ramp_s=$ramp"
 	echo "ramdisk_mib=$size"
+	echo "ramdisks=1"
 	echo "sectors=$L"
 	echo "tcrypt_sec=$tsec"
 	echo "fio=$(fio --version)"
@@ -164,19 +166,10 @@ awk '/^name/ { n = $3 } /^driver/ { d = $3 } /^priority/ { p = $3 }
 	/^$/ { if (n == "xts(aes)") print p, d; n = "" }' /proc/crypto |
 	sort -rn >"$raw/xts-drivers.txt" || true
 
-# --- Fill the ramdisks ----------------------------------------------------
-# The measured devices' ramdisks only; RAM[id]: the ramdisk of device id.
-declare -A RAM
-nfill=0
+# --- Fill the ramdisk -----------------------------------------------------
 t0=$(now)
-for ((i = 0; i < NDEV; i++)); do
-	RAM[${ALL_DEVICES[i]}]=/dev/ram$i
-	selected "${ALL_DEVICES[i]}" "$devices" || continue
-	dd if=/dev/urandom of=/dev/ram$i bs=1M count="$size" oflag=direct \
-		status=none
-	nfill=$((nfill + 1))
-done
-log "filled $nfill ramdisks with random data in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+dd if=/dev/urandom of="$RAMDISK" bs=1M count="$size" oflag=direct status=none
+log "filled the ramdisk with random data in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
 
 # --- Keys -----------------------------------------------------------------
 # dm-cmk: one per extent of the largest table loaded, "<prefix><extent>".
@@ -215,7 +208,7 @@ dm_dev() {
 }
 # dm_table ID: the table of device ID (a dm one).
 dm_table() {
-	local r=${RAM[$1]}
+	local r=$RAMDISK
 	case $1 in
 	crypt_default) echo "0 $L crypt aes-xts-plain64 :64:logon:$CRYPT_KEY 0 $r 0" ;;
 	crypt_tuned) echo "0 $L crypt aes-xts-plain64 :64:logon:$CRYPT_KEY 0 $r 0 3 no_read_workqueue no_write_workqueue sector_size:4096" ;;
@@ -227,7 +220,7 @@ dm_table() {
 for id in "${ALL_DEVICES[@]}"; do
 	selected "$id" "$devices" || continue
 	if [ "$id" = raw ]; then
-		add_dev raw "${RAM[raw]}" ""
+		add_dev raw "$RAMDISK" ""
 	else
 		dm_dev "$id" "$(dm_table "$id")"
 	fi
@@ -289,68 +282,85 @@ bench_jobspecs | while IFS=$'\t' read -r job spec; do
 done >"$raw/jobs.txt"
 mapfile -t JOBS < <(cut -f1 "$raw/jobs.txt")
 
-# One fio run per device and round, every job in turn (stonewall): fio
-# starts once per device a round instead of once per device and job (each
-# start costs seconds under TCG).  fio runs exec_prerun/exec_postrun with
-# their output going to JOBNAME.{pre,post}run.txt in its cwd: the CPU
-# counters right before and right after each job's I/O (ramp included).
+# One fio run per round (fio starts once a round: each start costs seconds
+# under TCG).  Within it every job in turn, the jobs in a new random order
+# each round, and for each job every device in a new random order, one
+# stonewalled section "JOB@DEVICE" each.  The devices a ratio compares thus
+# run within (runtime + ramp) x devices seconds of each other, so that the
+# host's slow swings (tens of percent over minutes on a shared machine)
+# hit them alike; report.py pairs them by round.  fio runs
+# exec_prerun/exec_postrun with their output going to
+# SECTION.{pre,post}run.txt in its cwd: the CPU counters right before and
+# right after each section's I/O (ramp included).
+#
+# jobfile ORDER: the fio job file of a round; ORDER has "job device" lines.
 jobfile() {
-	printf '[global]\nfilename=%s\ndirect=1\nioengine=libaio\n' "$1"
+	printf '[global]\ndirect=1\nioengine=libaio\n'
 	printf 'time_based\nruntime=%s\nramp_time=%s\n' "$runtime" "$ramp"
 	printf 'randrepeat=0\nnorandommap\nstonewall\n'
 	printf 'exec_prerun=head -n 1 /proc/stat\n'
 	printf 'exec_postrun=head -n 1 /proc/stat\n'
-	local job rw bs qd
-	while IFS=$'\t' read -r job rw bs qd; do
-		printf '\n[%s]\nrw=%s\nbs=%s\niodepth=%s\n' "$job" "$rw" "$bs" "$qd"
-	done <"$raw/jobs.txt"
+	local job dev rw bs qd
+	while read -r job dev; do
+		read -r rw bs qd <<<"${SPEC[$job]}"
+		printf '\n[%s@%s]\nfilename=%s\nrw=%s\nbs=%s\niodepth=%s\n' \
+			"$job" "$dev" "${NODE[$dev]}" "$rw" "$bs" "$qd"
+	done <"$1"
 }
+declare -A SPEC
+while IFS=$'\t' read -r job rw bs qd; do
+	SPEC[$job]="$rw $bs $qd"
+done <"$raw/jobs.txt"
 
-# runs.txt: round seq position device rc
+# runs.txt: round seq position job device rc: seq counts the sections of
+# the whole run in the order they ran, position is the device's place in
+# its job's block, rc fio's exit code for the round.  Round R's fio output
+# is run.R.json; each section's CPU counters run.R.SECTION.{pre,post}.
 : >"$raw/runs.txt"
 seq=0
-total=$((rounds * ${#DEVS[@]}))
 t0=$(now)
 for ((r = 1; r <= rounds; r++)); do
-	pos=0
-	for dev in $(shuf -e "${DEVS[@]}"); do
-		seq=$((seq + 1)) pos=$((pos + 1))
-		f=$raw/run.$seq
-		jobfile "${NODE[$dev]}" >"$f.fio"
-		for job in "${JOBS[@]}"; do
-			: >"$work/$job.prerun.txt"
-			: >"$work/$job.postrun.txt"
+	f=$raw/run.$r
+	for job in $(shuf -e "${JOBS[@]}"); do
+		pos=0
+		for dev in $(shuf -e "${DEVS[@]}"); do
+			pos=$((pos + 1))
+			echo "$job $dev $pos"
 		done
-		rc=0
-		(cd "$work" && fio --output-format=json --output="$f.json" "$f.fio") \
-			</dev/null >"$f.log" 2>&1 || rc=$?
-		# Shell builtins only: every exec counts under TCG.
-		for job in "${JOBS[@]}"; do
-			for w in pre post; do
-				l=''
-				read -r l <"$work/$job.${w}run.txt" || true
-				echo "$l" >"$f.$job.$w"
-			done
+	done >"$f.order"
+	jobfile <(cut -d' ' -f1,2 "$f.order") >"$f.fio"
+	rm -f "$work"/*.prerun.txt "$work"/*.postrun.txt
+	rc=0
+	(cd "$work" && fio --output-format=json --output="$f.json" "$f.fio") \
+		</dev/null >"$f.log" 2>&1 || rc=$?
+	# Shell builtins only: every exec counts under TCG.
+	while read -r job dev pos; do
+		seq=$((seq + 1))
+		for w in pre post; do
+			l=''
+			read -r l <"$work/$job@$dev.${w}run.txt" 2>/dev/null || true
+			echo "$l" >"$f.$job@$dev.$w"
 		done
-		printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$seq" "$pos" "$dev" "$rc" \
-			>>"$raw/runs.txt"
-		[ "$rc" = 0 ] || log "run $seq (round $r, $dev) failed: fio exit $rc"
-	done
-	log "round $r/$rounds done ($seq/$total fio runs, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$seq" "$pos" "$job" \
+			"$dev" "$rc" >>"$raw/runs.txt"
+	done <"$f.order"
+	[ "$rc" = 0 ] || log "round $r: fio exit $rc"
+	log "round $r/$rounds done ($seq fio sections, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 done
 
 # --- 16384 extents: table load time and kernel memory ------------------
-# On /dev/ram0 (raw, no longer measured, or not measured at all).  The keys
-# are in the keyring already, so the memory delta is the table's own.
+# On the ramdisk, now that nothing is measured on it.  The keys are in the
+# keyring already, so the memory delta is the table's own.
 if [ "$x16384" = 0 ]; then
 	log "16384 extents: skipped (--no-x16384)"
 else
 	N16=16384
+	X16_REPS=3
 	E16=$((L / N16))
 	du=4096
 	[ "$E16" -ge 8 ] || du=512
 	x16=bench-x16384
-	table16="0 $L cmk /dev/ram0 0 $E16 $du $CMK_PREFIX"
+	table16="0 $L cmk $RAMDISK 0 $E16 $du $CMK_PREFIX"
 	# No drop_caches: it would make the timed dmsetup (and udev's helpers)
 	# cold execs from 9p; the table's memory is unreclaimable slab anyway.
 	mem_snap() {
@@ -359,34 +369,47 @@ else
 		cat /proc/slabinfo >"$1.slabinfo" 2>/dev/null || true
 	}
 	dmsetup version >/dev/null	# warm: a cold exec costs seconds under TCG
-	mem_snap "$raw/x16384.before"
-	t0=$(now)
-	dmsetup create "$x16" --table "$table16"
-	t1=$(now)
-	DMS+=("$x16")
-	udevadm settle >/dev/null 2>&1 || true
-	mem_snap "$raw/x16384.after"
-	t2=$(now)
-	dm_remove "$x16"
-	t3=$(now)
-	# Once more, split: an empty device, the table load (the constructor:
-	# key lookups and transforms) and the resume.
-	dmsetup create "$x16" --notable
-	t4=$(now)
-	dmsetup load "$x16" --table "$table16"
-	t5=$(now)
-	dmsetup resume "$x16"
-	t6=$(now)
-	dm_remove "$x16"
+	# span A B: B - A, in seconds with 3 decimals.
+	span() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+	# X16_REPS times: a whole create (kernel memory measured around the
+	# first), then the same split into an empty device, the table load
+	# (the constructor: key lookups and transforms) and the resume.  Single
+	# timings vary by 20 % under TCG; report.py takes the medians.
+	creates='' loads='' resumes='' removes=''
+	for ((i = 1; i <= X16_REPS; i++)); do
+		if [ "$i" = 1 ]; then
+			mem_snap "$raw/x16384.before"
+		fi
+		t0=$(now)
+		dmsetup create "$x16" --table "$table16"
+		t1=$(now)
+		DMS+=("$x16")
+		udevadm settle >/dev/null 2>&1 || true
+		if [ "$i" = 1 ]; then
+			mem_snap "$raw/x16384.after"
+		fi
+		t2=$(now)
+		dm_remove "$x16"
+		t3=$(now)
+		dmsetup create "$x16" --notable
+		t4=$(now)
+		dmsetup load "$x16" --table "$table16"
+		t5=$(now)
+		dmsetup resume "$x16"
+		t6=$(now)
+		dm_remove "$x16"
+		creates+=" $(span "$t0" "$t1")" removes+=" $(span "$t2" "$t3")"
+		loads+=" $(span "$t4" "$t5")" resumes+=" $(span "$t5" "$t6")"
+	done
 	{
 		echo "extents=$N16"
 		echo "extent_sectors=$E16"
 		echo "data_unit=$du"
 		echo "table=$table16"
-		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "create_s=%.3f\n", b - a }'
-		awk -v a="$t2" -v b="$t3" 'BEGIN { printf "remove_s=%.3f\n", b - a }'
-		awk -v a="$t4" -v b="$t5" 'BEGIN { printf "load_s=%.3f\n", b - a }'
-		awk -v a="$t5" -v b="$t6" 'BEGIN { printf "resume_s=%.3f\n", b - a }'
+		echo "create_s_list=${creates# }"
+		echo "remove_s_list=${removes# }"
+		echo "load_s_list=${loads# }"
+		echo "resume_s_list=${resumes# }"
 	} >"$raw/x16384.txt"
 	log "16384 extents: $(tr '\n' ' ' <"$raw/x16384.txt")"
 fi

@@ -16,12 +16,15 @@
 # source tree alone).  The guest's logs and raw measurements stay in
 # build/bench/DATE-KVER/.
 #
-#   --quick       tiny and fast, for smoke checks: 32 MiB ramdisks, 1
+#   --quick       tiny and fast, for smoke checks: a 32 MiB ramdisk, 1
 #                 round of 1 s per job, no ramp, tcrypt in cycle mode
-#   --rounds N    rounds, the devices in a new random order each (5)
-#   --runtime S   seconds per fio run, after a ramp (5)
+#   --rounds N    rounds; each runs the jobs in a new random order, and
+#                 each job on every device back to back in a new random
+#                 order (10)
+#   --runtime S   seconds per fio run, after a ramp (3)
 #   --ramp S      seconds of fio ramp before each run (1)
-#   --size MIB    ramdisk size per device, a power of two >= 16 (256)
+#   --size MIB    size of the ramdisk all devices share, a power of two
+#                 >= 16 (256)
 #   --tcrypt-sec S  tcrypt mode=500 seconds per test; 0 = cycle counts
 #                 (1; mode 500 has ~360 tests, so ~6 min of guest time)
 #   --devices LIST  comma-separated device ids to measure (default: all):
@@ -81,7 +84,7 @@ if [ "$quick" = 1 ]; then
 	rounds=${rounds:-1} runtime=${runtime:-1} ramp=${ramp:-0}
 	size=${size:-32} tsec=${tsec:-0}
 else
-	rounds=${rounds:-5} runtime=${runtime:-5} ramp=${ramp:-1}
+	rounds=${rounds:-10} runtime=${runtime:-3} ramp=${ramp:-1}
 	size=${size:-256} tsec=${tsec:-1}
 fi
 for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec"; do
@@ -109,18 +112,18 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$vmout"
 
-# Guest size: the ramdisks (one per measured device, filled), the
-# 16384-extent table and room for the rest.  Time limit: the runs with
+# Guest size: the ramdisk (filled), the 16384-extent table and room for
+# the rest.  Time limit: the runs with
 # slack for fio's start-up, tcrypt, the fill and the set-up, generously
 # (TCG on a busy host is slow).
 IFS=, read -r -a dl <<<"$devices"
 IFS=, read -r -a jl <<<"$jobs"
 ndev=${#dl[@]} njobs=${#jl[@]}
-mem=$((1024 + ndev * size))
+mem=$((1024 + size))
 [ "$mem" -ge 2048 ] || mem=2048
 runs=$((rounds * ndev * njobs))
 tmo=$((900 + runs * (runtime + ramp + 10) + tcrypt * tsec * 400 +
-	ndev * size / 3))
+	size / 3))
 guest_opts=(--devices "$devices" --jobs "$jobs")
 [ "$tcrypt" = 1 ] || guest_opts+=(--no-tcrypt)
 [ "$x16384" = 1 ] || guest_opts+=(--no-x16384)

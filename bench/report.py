@@ -9,18 +9,24 @@
 # max per device and job, system-wide CPU, ratios to raw, to default and
 # tuned dm-crypt and to the cipher's own speed, the issue's targets, the
 # 16384-extent table load) and OUTDIR/chart.png (grouped bars per job,
-# devices as series, normalised to the raw ramdisk).  Needs only the
+# devices as series, normalised to tuned dm-crypt).  Needs only the
 # standard library and, for the chart, matplotlib (Agg backend); without
-# matplotlib the chart is skipped and said so.  Ratios are ratios of
-# medians.
+# matplotlib the chart is skipped and said so.
+#
+# The main table's ratios are ratios of medians.  The targets are judged
+# on paired ratios: bench-guest.sh runs a job on every device back to back
+# within a round, so each round gives one ratio of two devices measured
+# seconds apart, and the median of those ratios over the rounds is what
+# the host's slow swings disturb least.  Both are reported.
 #
 # A run of a subset (bench.sh --devices, --jobs, --no-tcrypt, --no-x16384)
 # reports what it has: a ratio column whose device was not measured is
 # left out, a target that needs one is not judged, a section not measured
-# says so, and the chart is normalised to the first device measured when
-# raw was not.
+# says so, and the chart is normalised to raw, or to the first device
+# measured, when tuned dm-crypt was not.
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -98,7 +104,50 @@ def analyse(doc):
             cell[job, dev] = {
                 k: stats([r[k] for r in rs if r.get(k) is not None])
                 for k in ("mib_s", "iops", "cpu_pct", "lat_us")}
+            # Throughput by round, for paired ratios.
+            cell[job, dev]["by_round"] = {
+                r["round"]: r["mib_s"] for r in rs if r.get("mib_s")}
     return devs, jobs, cell
+
+
+def median_ci(values, level=0.95):
+    """A distribution-free confidence interval of the median: the order
+    statistics x(k) and x(n+1-k), k the largest with P(Bin(n, 1/2) < k)
+    <= (1 - level) / 2.  Returns (lo, hi, coverage); with fewer than 6
+    values no k qualifies and it is (min, max) with its lower coverage."""
+    xs = sorted(values)
+    n = len(xs)
+    k, tail = 1, 0.5 ** n		# tail: P(Bin(n, 1/2) < k)
+    while True:
+        nxt = tail + math.comb(n, k) * 0.5 ** n
+        if k + 1 > (n + 1) // 2 or nxt > (1 - level) / 2:
+            break
+        k, tail = k + 1, nxt
+    return xs[k - 1], xs[n - k], 1 - 2 * tail
+
+
+def paired(cell, job, a, b):
+    """Stats of the per-round ratios of device a to device b on a job (the
+    rounds where both ran), with the median's confidence interval, or
+    None."""
+    ra = cell.get((job, a), {}).get("by_round", {})
+    rb = cell.get((job, b), {}).get("by_round", {})
+    vals = [ra[k] / rb[k] for k in sorted(ra) if k in rb and rb[k]]
+    s = stats(vals)
+    if s:
+        s["ci_lo"], s["ci_hi"], s["ci_level"] = median_ci(vals)
+    return s
+
+
+def better_crypt(cell, job, crypts):
+    """The dm-crypt setup with the higher median throughput on a job."""
+    best = None
+    for d in crypts:
+        s = cell.get((job, d), {}).get("mib_s")
+        if s and (best is None or
+                  s["median"] > cell[job, best]["mib_s"]["median"]):
+            best = d
+    return best
 
 
 def ceiling(doc, job):
@@ -119,11 +168,14 @@ def header(doc, meta):
     out.append("Guest: Linux %s, %s vCPUs (%s), %s MiB, %s  " % (
         s.get("kernel", "?"), s.get("cpus", "?"), s.get("cpu_model", "?"),
         (s.get("mem_total_kib") or 0) // 1024, meta.get("accel", "?")))
-    out.append("Protocol: brd ramdisks of %s MiB filled with random data; "
+    out.append("Protocol: %s of %s MiB filled with random data; "
                "fio `--direct=1 --ioengine=libaio`, %s s per run after a "
-               "%s s ramp; %s round(s), the devices in a new random "
-               "order each round; %s of %s jobs ok.  xts(aes): dm-cmk `%s`, "
-               "tcrypt `%s`." % (
+               "%s s ramp; %s round(s), each running the jobs in a new "
+               "random order and each job on every device back to back, "
+               "in a new random order; %s of %s runs ok.  xts(aes): "
+               "dm-cmk `%s`, tcrypt `%s`." % (
+                   "one brd ramdisk shared by all devices"
+                   if s.get("ramdisks") == 1 else "brd ramdisks",
                    s.get("ramdisk_mib", "?"), s.get("runtime_s", "?"),
                    s.get("ramp_s", "?"), s.get("rounds", "?"),
                    doc.get("summary", {}).get("ok", "?"),
@@ -179,6 +231,23 @@ def main_table(doc, devs, jobs, cell):
     return out
 
 
+def fmt_paired(p):
+    if p is None:
+        return "–"
+    if p["n"] == 1:
+        return fmt_ratio(p["median"])
+    return "%.2f [%.2f–%.2f]" % (p["median"], p["ci_lo"], p["ci_hi"])
+
+
+def ordinal(k):
+    return "%d%s" % (k, {1: "st", 2: "nd", 3: "rd"}.get(
+        k if k < 20 else k % 10, "th"))
+
+
+def met(p, target):
+    return "–" if p is None else "yes" if p["median"] >= target else "**no**"
+
+
 def targets_table(doc, devs, jobs, cell):
     crypts = [d for d in ("crypt_default", "crypt_tuned") if d in devs]
     t1 = "cmk4096" in devs and bool(crypts)
@@ -190,40 +259,48 @@ def targets_table(doc, devs, jobs, cell):
     what, heads = [], ["Job"]
     if t1:
         if len(crypts) == 2:
-            what.append("dm-cmk 4096 ≥ %.2f × the better dm-crypt"
-                        % CMK_VS_CRYPT)
-            heads += ["dm-cmk 4096 ÷ best dm-crypt", "met"]
+            what.append("dm-cmk 4096 ≥ %.2f × the better dm-crypt (the one "
+                        "with the higher median on the job)" % CMK_VS_CRYPT)
+            heads += ["better dm-crypt", "dm-cmk 4096 ÷ it, paired",
+                      "of medians", "met"]
         else:
             what.append("dm-cmk 4096 ≥ %.2f × the better dm-crypt (only %s "
                         "measured)" % (CMK_VS_CRYPT, LABEL[crypts[0]]))
-            heads += ["dm-cmk 4096 ÷ %s" % LABEL[crypts[0]], "met"]
+            heads += ["dm-crypt", "dm-cmk 4096 ÷ it, paired", "of medians",
+                      "met"]
     else:
         what.append("dm-cmk 4096 against dm-crypt not judged (not measured)")
     if t2:
         what.append("4096 extents ≥ %.2f × 4 extents" % EXT_SCALING)
-        heads += ["4096 ext ÷ 4 ext", "met"]
+        heads += ["4096 ext ÷ 4 ext, paired", "of medians", "met"]
     else:
         what.append("4096 against 4 extents not judged (not measured)")
-    out = ["Targets (issue 5): %s." % "; ".join(what), "",
+    n = max([len(cell[k]["by_round"]) for k in cell] or [0])
+    lo, hi, cov = median_ci(list(range(n))) if n > 1 else (0, 0, 0)
+    out = ["Targets (issue 5): %s.  Paired: the median over the rounds of "
+           "the ratio within each round, and in brackets a %.0f %% "
+           "confidence interval of that median (the %s and %s smallest of "
+           "%d ratios; the run's noise, not a spread of speeds); a target "
+           "is met when the median is.  Of medians: the ratio of the two "
+           "devices' medians, as in the table above."
+           % ("; ".join(what), 100 * cov, ordinal(lo + 1), ordinal(hi + 1),
+              n), "",
            "| " + " | ".join(heads) + " |",
-           "|---|" + "--:|:-:|" * ((len(heads) - 1) // 2)]
+           "|---|" + ("---|--:|--:|:-:|" if t1 else "") +
+           ("--:|--:|:-:|" if t2 else "")]
     for job in jobs:
         cmk = cell.get((job, "cmk4096"), {}).get("mib_s")
         row = [job_label(job, doc["jobs"][job])]
         if t1:
-            best = None
-            for d in crypts:
-                s = cell.get((job, d), {}).get("mib_s")
-                if s and (best is None or s["median"] > best["median"]):
-                    best = s
-            r1 = ratio(cmk, best)
-            row += [fmt_ratio(r1), "–" if r1 is None else "yes"
-                    if r1 >= CMK_VS_CRYPT else "**no**"]
+            best = better_crypt(cell, job, crypts)
+            p = paired(cell, job, "cmk4096", best) if best else None
+            r = ratio(cmk, cell[job, best]["mib_s"]) if best else None
+            row += [LABEL[best].replace("dm-crypt ", "") if best else "–",
+                    fmt_paired(p), fmt_ratio(r), met(p, CMK_VS_CRYPT)]
         if t2:
-            r2 = ratio(cell.get((job, "cmk4096_x4096"), {}).get("mib_s"),
-                       cmk)
-            row += [fmt_ratio(r2), "–" if r2 is None else "yes"
-                    if r2 >= EXT_SCALING else "**no**"]
+            p = paired(cell, job, "cmk4096_x4096", "cmk4096")
+            r = ratio(cell.get((job, "cmk4096_x4096"), {}).get("mib_s"), cmk)
+            row += [fmt_paired(p), fmt_ratio(r), met(p, EXT_SCALING)]
         out.append("| " + " | ".join(row) + " |")
     out.append("")
     return out
@@ -252,14 +329,22 @@ def extents_text(doc):
     if not x:
         return ["16384 extents: not measured.", ""]
     kib = x.get("kernel_kib_delta")
+
+    def t(name):
+        # A timing: the median of the repeats (min–max), or the one value.
+        s = stats(x.get(name + "_s_list") or [])
+        if s:
+            return fmt_stat(s, 2)
+        return fmt_num(x.get(name + "_s"), 2)
+    reps = len(x.get("create_s_list") or [])
     out = ["16384 extents (%s sectors each, data unit %s): `dmsetup create` "
-           "%s s of guest wall time (separately: load %s s, resume %s s; "
+           "%s s of guest wall time (separately: load %s s, resume %s s%s; "
            "target < %.0f s); kernel memory +%s MiB (Slab %+d KiB of which "
            "unreclaimable %+d KiB, VmallocUsed %+d KiB, Percpu %+d KiB; "
            "target < %d MiB)." % (
                x.get("extent_sectors"), x.get("data_unit"),
-               fmt_num(x.get("create_s"), 2), fmt_num(x.get("load_s"), 2),
-               fmt_num(x.get("resume_s"), 2), LOAD_S,
+               t("create"), t("load"), t("resume"),
+               "; medians of %d, min–max" % reps if reps > 1 else "", LOAD_S,
                fmt_num(kib / 1024.0 if kib is not None else None, 1),
                x.get("slab_kib_delta", 0), x.get("sunreclaim_kib_delta", 0),
                x.get("vmallocused_kib_delta", 0),
@@ -274,10 +359,11 @@ def extents_text(doc):
 
 
 def chart_ref(devs, jobs, cell):
-    """The device the chart is normalised to: raw, else the first one (in
-    the order of DEVICES) with a result; None if there is nothing."""
-    for dev in devs:
-        if any(cell[job, dev]["mib_s"] for job in jobs):
+    """The device the chart is normalised to: tuned dm-crypt, else raw,
+    else the first one (in the order of DEVICES) with a result; None if
+    there is nothing."""
+    for dev in ["crypt_tuned"] + devs:
+        if dev in devs and any(cell[job, dev]["mib_s"] for job in jobs):
             return dev
     return None
 
@@ -293,15 +379,22 @@ def chart(doc, devs, jobs, cell, path, meta):
     if ref is None:
         return None
     short = "raw" if ref == "raw" else LABEL.get(ref, ref)
+    # Raw brd is 3 to 20 times any dm device: it goes into the labels, not
+    # the bars, unless it is the reference.
+    bars = [d for d in devs if d == ref or d != "raw"]
     fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
-    width = 0.8 / max(len(devs), 1)
+    width = 0.8 / max(len(bars), 1)
     labels = []
     for i, job in enumerate(jobs):
         base = (cell.get((job, ref), {}).get("mib_s") or {}).get("median")
-        labels.append("%s\n%s %s MiB/s" % (job_label(job, doc["jobs"][job]),
-                                           short, fmt_num(base)))
+        label = "%s\n%s %s MiB/s" % (job_label(job, doc["jobs"][job]),
+                                     short, fmt_num(base))
+        raw = (cell.get((job, "raw"), {}).get("mib_s") or {}).get("median")
+        if "raw" not in bars and raw:
+            label += "\nraw %s MiB/s" % fmt_num(raw)
+        labels.append(label)
     top = 1.0
-    for k, dev in enumerate(devs):
+    for k, dev in enumerate(bars):
         xs, hs, lo, hi = [], [], [], []
         for i, job in enumerate(jobs):
             base = (cell.get((job, ref), {}).get("mib_s") or {}).get("median")
@@ -328,7 +421,7 @@ def chart(doc, devs, jobs, cell, path, meta):
                  fontsize=10)
     # Room above the bars for the legend.
     ax.set_ylim(0, top * 1.2)
-    ax.legend(fontsize=8, ncol=max(len(devs), 1), loc="upper center")
+    ax.legend(fontsize=8, ncol=max(len(bars), 1), loc="upper center")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
