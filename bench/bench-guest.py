@@ -220,6 +220,24 @@ def slabinfo(path):
     return d
 
 
+def parse_profile(path, top=12):
+    """The hottest symbols of a `perf report --sort sym --stdio` listing:
+    [[percent, symbol], ...], kernel symbols as they are, user space ones
+    with "(user)" after them."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"\s*([0-9.]+)%\s+\[(.)\]\s+(\S+)", line)
+                if m:
+                    sym = m.group(3) + ("" if m.group(2) == "k" else
+                                        " (user)")
+                    out.append([float(m.group(1)), sym])
+    except FileNotFoundError:
+        pass
+    return out[:top]
+
+
 def collect(raw):
     j = lambda name: os.path.join(raw, name)  # noqa: E731
     system = {k: num(v) for k, v in keyvals(j("system.txt")).items()}
@@ -293,6 +311,13 @@ def collect(raw):
             if res:
                 cipher[d] = {"mib_s": res["mib_s"]}
 
+    profiles = {}
+    for name in sorted(os.listdir(raw)):
+        m = re.match(r"profile\.(.+)@(.+)\.txt$", name)
+        if m:
+            profiles.setdefault(m.group(1), {})[m.group(2)] = \
+                parse_profile(j(name))
+
     x = {}
     for k, v in keyvals(j("x16384.txt")).items():
         if k.endswith("_s_list"):
@@ -328,6 +353,8 @@ def collect(raw):
         "cipher": cipher,
         "extents_16384": x,
     }
+    if profiles:
+        doc["profiles"] = profiles
     doc["summary"] = {"runs": len(runs),
                       "ok": sum(1 for r in runs if r["ok"])}
     json.dump(doc, sys.stdout, indent=1, sort_keys=True)

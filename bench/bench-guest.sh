@@ -3,7 +3,7 @@
 #
 # bench-guest.sh --out DIR [--rounds N] [--runtime S] [--ramp S]
 #                [--size MIB] [--tcrypt-sec S] [--devices LIST]
-#                [--jobs LIST] [--no-tcrypt] [--no-x16384]
+#                [--jobs LIST] [--no-tcrypt] [--no-x16384] [--profile]
 #
 # Guest side of `make bench`: bench/bench.sh boots a guest with
 # tests/vm/run-vm.sh and runs this as root, in a session keyring of its own
@@ -46,6 +46,11 @@
 # --no-x16384 skip the cipher ceiling (raw/cipher.txt then says
 # method=none) and the 16384-extent load (no raw/x16384.txt).
 #
+# --profile: after the rounds, each job once more on each device under
+# perf record (cpu-clock sampling on every CPU: TCG has no PMU), and the
+# hottest symbols into raw/profile.JOB@DEVICE.txt.  These runs are not
+# among the measurements: sampling costs time of its own.
+#
 # Key bytes go from /dev/urandom to the kernel keyring only (keyctl padd,
 # or add_key(2) from bench-guest.py): never on a command line or in a log.
 set -euo pipefail
@@ -71,13 +76,14 @@ selected() {
 	case ",$2," in *",$1,"*) return 0 ;; esac
 	return 1
 }
-out='' rounds=3 runtime=5 ramp=1 size=256 tsec=1 tcrypt=1 x16384=1
+out='' rounds=3 runtime=5 ramp=1 size=256 tsec=1 tcrypt=1 x16384=1 profile=0
 devices=${BENCH_DEVICES// /,}
 jobs=${BENCH_JOBS// /,}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--no-tcrypt) tcrypt=0; shift; continue ;;
 	--no-x16384) x16384=0; shift; continue ;;
+	--profile) profile=1; shift; continue ;;
 	esac
 	[ $# -ge 2 ] || usage
 	case $1 in
@@ -347,6 +353,24 @@ for ((r = 1; r <= rounds; r++)); do
 	[ "$rc" = 0 ] || log "round $r: fio exit $rc"
 	log "round $r/$rounds done ($seq fio sections, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 done
+
+# --- Profiles -------------------------------------------------------------
+if [ "$profile" = 1 ]; then
+	for job in "${JOBS[@]}"; do
+		for dev in "${DEVS[@]}"; do
+			f=$raw/profile.$job@$dev
+			echo "$job $dev" >"$f.order"
+			jobfile "$f.order" >"$f.fio"
+			(cd "$work" && perf record -q -a -e cpu-clock -F 999 \
+				-o "$work/perf.data" -- fio --output-format=json \
+				--output="$f.json" "$f.fio") </dev/null >"$f.log" 2>&1 ||
+				log "profile of $job on $dev: perf or fio failed"
+			perf report -i "$work/perf.data" --no-children --sort sym \
+				--stdio --percent-limit 0.5 >"$f.txt" 2>>"$f.log" || true
+		done
+	done
+	log "profiles: $(find "$raw" -name 'profile.*.txt' -size +0 | wc -l) written"
+fi
 
 # --- 16384 extents: table load time and kernel memory ------------------
 # On the ramdisk, now that nothing is measured on it.  The keys are in the

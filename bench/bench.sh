@@ -3,7 +3,7 @@
 #
 # bench.sh [--quick] [--rounds N] [--runtime S] [--ramp S] [--size MIB]
 #          [--tcrypt-sec S] [--devices LIST] [--jobs LIST] [--no-tcrypt]
-#          [--no-x16384] [--out DIR] [-k KVER]
+#          [--no-x16384] [--profile] [--out DIR] [-k KVER]
 #
 # `make bench` (make bench BENCH_ARGS='--rounds 3 ...'): dm-cmk against
 # raw brd and dm-crypt, default and tuned, in one QEMU guest run (the
@@ -34,6 +34,9 @@
 #                 randwrite-4k-qd32 seqread-1m-qd8 seqwrite-1m-qd8
 #   --no-tcrypt   skip the cipher ceiling (tcrypt) measurement
 #   --no-x16384   skip the 16384-extent table load measurement
+#   --profile     then each job once more on each device under perf
+#                 (cpu-clock sampling); the report lists the hottest
+#                 kernel symbols per job and device
 #   --out DIR     where the report goes (see above)
 #   -k KVER       the kernel to build for and boot
 #
@@ -57,12 +60,14 @@ usage() {
 
 quick=0 rounds='' runtime='' ramp='' size='' tsec='' out='' kver=''
 devices=${BENCH_DEVICES// /,} jobs=${BENCH_JOBS// /,} tcrypt=1 x16384=1
+profile=0
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; shift; continue ;;
 	--no-tcrypt) tcrypt=0; shift; continue ;;
 	--no-x16384) x16384=0; shift; continue ;;
+	--profile) profile=1; shift; continue ;;
 	-h | --help) usage ;;
 	esac
 	[ $# -ge 2 ] || usage
@@ -123,10 +128,11 @@ mem=$((1024 + size))
 [ "$mem" -ge 2048 ] || mem=2048
 runs=$((rounds * ndev * njobs))
 tmo=$((900 + runs * (runtime + ramp + 10) + tcrypt * tsec * 400 +
-	size / 3))
+	size / 3 + profile * ndev * njobs * (runtime + ramp + 30)))
 guest_opts=(--devices "$devices" --jobs "$jobs")
 [ "$tcrypt" = 1 ] || guest_opts+=(--no-tcrypt)
 [ "$x16384" = 1 ] || guest_opts+=(--no-x16384)
+[ "$profile" = 0 ] || guest_opts+=(--profile)
 
 start=$SECONDS
 rc=0

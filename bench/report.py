@@ -168,15 +168,16 @@ def header(doc, meta):
     out.append("Guest: Linux %s, %s vCPUs (%s), %s MiB, %s  " % (
         s.get("kernel", "?"), s.get("cpus", "?"), s.get("cpu_model", "?"),
         (s.get("mem_total_kib") or 0) // 1024, meta.get("accel", "?")))
-    out.append("Protocol: %s of %s MiB filled with random data; "
+    out.append("Protocol: %s MiB %s filled with random data; "
                "fio `--direct=1 --ioengine=libaio`, %s s per run after a "
                "%s s ramp; %s round(s), each running the jobs in a new "
                "random order and each job on every device back to back, "
                "in a new random order; %s of %s runs ok.  xts(aes): "
                "dm-cmk `%s`, tcrypt `%s`." % (
-                   "one brd ramdisk shared by all devices"
+                   s.get("ramdisk_mib", "?"),
+                   "brd ramdisk shared by all devices,"
                    if s.get("ramdisks") == 1 else "brd ramdisks",
-                   s.get("ramdisk_mib", "?"), s.get("runtime_s", "?"),
+                   s.get("runtime_s", "?"),
                    s.get("ramp_s", "?"), s.get("rounds", "?"),
                    doc.get("summary", {}).get("ok", "?"),
                    doc.get("summary", {}).get("runs", "?"),
@@ -234,9 +235,10 @@ def main_table(doc, devs, jobs, cell):
 def fmt_paired(p):
     if p is None:
         return "–"
+    # Three decimals for the median: it decides "met" at 0.98 and 1.00.
     if p["n"] == 1:
-        return fmt_ratio(p["median"])
-    return "%.2f [%.2f–%.2f]" % (p["median"], p["ci_lo"], p["ci_hi"])
+        return "%.3f" % p["median"]
+    return "%.3f [%.2f–%.2f]" % (p["median"], p["ci_lo"], p["ci_hi"])
 
 
 def ordinal(k):
@@ -358,6 +360,27 @@ def extents_text(doc):
     return out
 
 
+def profiles_text(doc, devs, jobs):
+    prof = doc.get("profiles") or {}
+    if not prof:
+        return []
+    out = ["Profiles (`--profile`: each job once more on each device under "
+           "`perf record -a -e cpu-clock`, every CPU, idle included; the "
+           "hottest symbols, % of samples):", ""]
+    for job in jobs:
+        if job not in prof:
+            continue
+        out += ["%s:" % job_label(job, doc["jobs"][job]), ""]
+        for dev in devs:
+            syms = prof[job].get(dev)
+            if syms is None:
+                continue
+            out.append("- %s: %s" % (LABEL.get(dev, dev), ", ".join(
+                "%s %.1f" % (sym, pct) for pct, sym in syms[:8]) or "–"))
+        out.append("")
+    return out
+
+
 def chart_ref(devs, jobs, cell):
     """The device the chart is normalised to: tuned dm-crypt, else raw,
     else the first one (in the order of DEVICES) with a result; None if
@@ -456,6 +479,7 @@ def main(argv):
     md += targets_table(doc, devs, jobs, cell)
     md += cipher_text(doc)
     md += extents_text(doc)
+    md += profiles_text(doc, devs, jobs)
     drawn = chart(doc, devs, jobs, cell, os.path.join(outdir, "chart.png"),
                   meta)
     if drawn:

@@ -14,7 +14,7 @@ linux-source-6.1
 qemu-system-x86 qemu-utils busybox-static
 dmsetup libdevmapper-dev keyutils libkeyutils-dev
 softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev
-fio cryptsetup-bin openssl libssl-dev
+fio cryptsetup-bin openssl libssl-dev linux-perf
 sparse perl python3 python3-docutils python3-matplotlib
 util-linux e2fsprogs udev systemd man-db groff-base
 "
