@@ -387,13 +387,53 @@ int cmk_map_read(struct cmk_c *cc, struct cmk_io *io)
 
 /* Writes */
 
+/*
+ * A bounce page: one kept from an earlier write if there is one, else one
+ * from the page pool.  A kept page skips the allocator and the zeroing
+ * init_on_alloc does there; the write overwrites what it uses of it.
+ */
+static struct page *cmk_get_page(struct cmk_c *cc, gfp_t gfp)
+{
+	struct page *page = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cc->stash_lock, flags);
+	if (cc->stashed)
+		page = cc->stash[--cc->stashed];
+	spin_unlock_irqrestore(&cc->stash_lock, flags);
+	return page ?: mempool_alloc(&cc->page_pool, gfp);
+}
+
+/*
+ * Done with a bounce page: it refills the page pool's reserve first (a
+ * writer may be waiting on it), then the stash, and what is left goes
+ * back to the page allocator.
+ */
+static void cmk_put_page(struct cmk_c *cc, struct page *page)
+{
+	unsigned long flags;
+
+	if (READ_ONCE(cc->page_pool.curr_nr) < cc->page_pool.min_nr) {
+		mempool_free(page, &cc->page_pool);
+		return;
+	}
+	spin_lock_irqsave(&cc->stash_lock, flags);
+	if (cc->stashed < CMK_PAGE_STASH) {
+		cc->stash[cc->stashed++] = page;
+		page = NULL;
+	}
+	spin_unlock_irqrestore(&cc->stash_lock, flags);
+	if (page)
+		mempool_free(page, &cc->page_pool);
+}
+
 static void cmk_free_buffer(struct cmk_c *cc, struct bio *clone)
 {
 	struct bio_vec *bv;
 	struct bvec_iter_all iter_all;
 
 	bio_for_each_segment_all(bv, clone, iter_all)
-		mempool_free(bv->bv_page, &cc->page_pool);
+		cmk_put_page(cc, bv->bv_page);
 }
 
 /*
@@ -416,7 +456,7 @@ retry:
 				 GFP_NOIO, &cc->bs);
 
 	for (i = 0; i < nr_pages; i++) {
-		page = mempool_alloc(&cc->page_pool, gfp);
+		page = cmk_get_page(cc, gfp);
 		if (!page) {
 			cmk_free_buffer(cc, clone);
 			bio_put(clone);
@@ -534,6 +574,7 @@ int cmk_crypt_init(struct cmk_c *cc)
 		return r;
 	}
 	mutex_init(&cc->alloc_lock);
+	spin_lock_init(&cc->stash_lock);
 	return 0;
 }
 
@@ -545,6 +586,9 @@ int cmk_crypt_init(struct cmk_c *cc)
  */
 void cmk_crypt_exit(struct cmk_c *cc)
 {
+	/* No I/O is left: the stash needs no lock. */
+	while (cc->stashed)
+		mempool_free(cc->stash[--cc->stashed], &cc->page_pool);
 	mempool_exit(&cc->page_pool);
 	bioset_exit(&cc->bs);
 }

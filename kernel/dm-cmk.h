@@ -67,6 +67,13 @@ struct cmk_extent {
 #define CMK_BUSY_MSECS		20
 /* Tables of at least this many extents build their transforms in parallel. */
 #define CMK_PARALLEL_KEYS_MIN	256
+/*
+ * Write bounce pages kept for reuse per device (1 MiB): a page from the
+ * page allocator is zeroed first where init_on_alloc is on (Debian's
+ * default), and every byte of a bounce page that reaches the disk is
+ * overwritten with ciphertext anyway.
+ */
+#define CMK_PAGE_STASH		256
 
 /**
  * struct cmk_slot - what one submitter (a hash slot of them) has queued
@@ -123,6 +130,10 @@ struct cmk_slot {
  * @bs: bio set for write clones
  * @page_pool: pages holding ciphertext of writes in flight
  * @alloc_lock: taken by a writer that has to wait on @page_pool
+ * @stash_lock: protects @stash and @stashed
+ * @stashed: pages in @stash
+ * @stash: bounce pages kept for the next writes, see cmk_put_page(); they
+ *	hold nothing but ciphertext
  */
 struct cmk_c {
 	struct dm_target *ti;
@@ -153,6 +164,9 @@ struct cmk_c {
 	struct bio_set bs;
 	mempool_t page_pool;
 	struct mutex alloc_lock;	/* one waiter on page_pool */
+	spinlock_t stash_lock;
+	unsigned int stashed;
+	struct page *stash[CMK_PAGE_STASH];
 };
 
 /**
