@@ -292,9 +292,10 @@ mapfile -t JOBS < <(cut -f1 "$raw/jobs.txt")
 # under TCG).  Within it every job in turn, the jobs in a new random order
 # each round, and for each job every device in a new random order, one
 # stonewalled section "JOB@DEVICE" each.  The devices a ratio compares thus
-# run within (runtime + ramp) x devices seconds of each other, so that the
-# host's slow swings (tens of percent over minutes on a shared machine)
-# hit them alike; report.py pairs them by round.  fio runs
+# run within (runtime + ramp) x devices seconds of each other, so that any
+# slow swing of the shared host hits them alike; report.py pairs them by
+# round.  (Measured, most of the noise is faster than that and only more
+# rounds shrink it: dm-cmk-performance.rst, step 6.)  fio runs
 # exec_prerun/exec_postrun with their output going to
 # SECTION.{pre,post}run.txt in its cwd: the CPU counters right before and
 # right after each section's I/O (ramp included).
