@@ -125,6 +125,15 @@ build/tests/host/cmkd_test: tests/host/cmkd_test.sh $(CMKD) $(CMKCTL)
 # make bench [BENCH_ARGS='--quick | --rounds N --runtime S --size MIB
 # --out DIR -k KVER']: dm-cmk against raw brd and dm-crypt in one QEMU guest
 # run; report in bench/results/ (bench/bench.sh).
-.PHONY: bench
+.PHONY: bench bench-tools
 bench:
 	bench/bench.sh $(BENCH_ARGS)
+
+# bench/cmk-interleave, the interleaved-slices comparison of make bench.
+BENCH_TOOLS := build/bench/cmk-interleave
+all: bench-tools
+bench-tools: $(BENCH_TOOLS)
+
+build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<

@@ -22,7 +22,7 @@ import re
 import statistics
 import sys
 
-SCHEMA = 2
+SCHEMA = 3
 KEY_SPEC_SESSION_KEYRING = -3
 
 
@@ -318,6 +318,29 @@ def collect(raw):
             profiles.setdefault(m.group(1), {})[m.group(2)] = \
                 parse_profile(j(name))
 
+    interleaved = {}
+    try:
+        with open(j("il.txt")) as f:
+            il = [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        il = []
+    for job, slice_ms, cycles, rc in il:
+        # The program's lines: cycle position device ios nanoseconds.
+        slices = []
+        try:
+            with open(j("il.%s.txt" % job)) as f:
+                for line in f:
+                    c, p, dev, ios, ns = line.split()
+                    slices.append({"cycle": int(c), "position": int(p),
+                                   "device": dev, "ios": int(ios),
+                                   "ns": int(ns)})
+        except (FileNotFoundError, ValueError):
+            pass
+        interleaved[job] = {"slice_ms": int(slice_ms),
+                            "cycles": int(cycles), "rc": int(rc),
+                            "ok": rc == "0" and bool(slices),
+                            "slices": slices}
+
     x = {}
     for k, v in keyvals(j("x16384.txt")).items():
         if k.endswith("_s_list"):
@@ -355,6 +378,8 @@ def collect(raw):
     }
     if profiles:
         doc["profiles"] = profiles
+    if interleaved:
+        doc["interleaved"] = interleaved
     doc["summary"] = {"runs": len(runs),
                       "ok": sum(1 for r in runs if r["ok"])}
     json.dump(doc, sys.stdout, indent=1, sort_keys=True)

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bench-guest.sh --out DIR [--rounds N] [--runtime S] [--ramp S]
-#                [--size MIB] [--tcrypt-sec S] [--devices LIST]
-#                [--jobs LIST] [--no-tcrypt] [--no-x16384] [--profile]
+#                [--size MIB] [--tcrypt-sec S] [--interleave S] [--devices
+#                LIST] [--jobs LIST] [--no-tcrypt] [--no-x16384] [--profile]
 #
 # Guest side of `make bench`: bench/bench.sh boots a guest with
 # tests/vm/run-vm.sh and runs this as root, in a session keyring of its own
@@ -46,6 +46,11 @@
 # --no-x16384 skip the cipher ceiling (raw/cipher.txt then says
 # method=none) and the 16384-extent load (no raw/x16384.txt).
 #
+# --interleave S: after the rounds, each job for about S seconds on the
+# devices the targets compare, alternating between them in slices of
+# milliseconds (bench/cmk-interleave; "Interleaved slices" below); 0, the
+# default here, skips it.
+#
 # --profile: after the rounds, each job once more on each device under
 # perf record (cpu-clock sampling on every CPU: TCG has no PMU), and the
 # hottest symbols into raw/profile.JOB@DEVICE.txt.  These runs are not
@@ -59,6 +64,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 PY=/usr/bin/python3
 helper=$repo/bench/bench-guest.py
+interleave=$repo/build/bench/cmk-interleave
 
 # usage: the synopsis, lines 4 to 6 of this file.
 usage() {
@@ -77,6 +83,7 @@ selected() {
 	return 1
 }
 out='' rounds=3 runtime=5 ramp=1 size=256 tsec=1 tcrypt=1 x16384=1 profile=0
+il_sec=0
 devices=${BENCH_DEVICES// /,}
 jobs=${BENCH_JOBS// /,}
 while [ $# -gt 0 ]; do
@@ -95,12 +102,13 @@ while [ $# -gt 0 ]; do
 	--ramp) ramp=$2 ;;
 	--size) size=$2 ;;
 	--tcrypt-sec) tsec=$2 ;;
+	--interleave) il_sec=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
 done
 [ -n "$out" ] || usage
-for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec"; do
+for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec" "$il_sec"; do
 	case $v in '' | *[!0-9]*) usage ;; esac
 done
 if [ "$size" -lt 16 ] || [ $((size & (size - 1))) != 0 ] ||
@@ -354,6 +362,68 @@ for ((r = 1; r <= rounds; r++)); do
 	[ "$rc" = 0 ] || log "round $r: fio exit $rc"
 	log "round $r/$rounds done ($seq fio sections, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 done
+
+# --- Interleaved slices ---------------------------------------------------
+# The target comparisons once more, measured to within a few per cent:
+# bench/cmk-interleave runs a job on the devices the targets compare in
+# slices of a few tens of milliseconds, alternating between them in a new
+# random order each cycle, so that the host's swings over seconds, the
+# bulk of the fio runs' noise, hit every device of a cycle alike.  A second
+# tuned dm-crypt table on the same ramdisk, crypt_tuned_aa, is the control:
+# its ratio to crypt_tuned shows what the method itself gives between equal
+# devices.  Slices: 50 ms at iodepth 1, 100 ms for 4k at depth, 500 ms for
+# 1M, so that the wait for the last I/Os of a slice is a small part of it.
+# il.txt: job slice_ms cycles rc; il.JOB.txt the slices (see the program).
+if [ "$il_sec" = 0 ]; then
+	log "interleaved: skipped (--interleave 0)"
+else
+	ildevs=()
+	for id in crypt_default crypt_tuned cmk4096 cmk4096_x4096; do
+		if selected "$id" "$devices"; then
+			ildevs+=("$id=${NODE[$id]}")
+		fi
+	done
+	if selected crypt_tuned "$devices"; then
+		dmsetup create bench-crypt_tuned_aa --table "$(dm_table crypt_tuned)"
+		DMS+=(bench-crypt_tuned_aa)
+		udevadm settle >/dev/null 2>&1 || true
+		ildevs+=("crypt_tuned_aa=$(dm_node bench-crypt_tuned_aa)")
+	fi
+	: >"$raw/il.txt"
+	if [ "${#ildevs[@]}" -lt 2 ]; then
+		log "interleaved: skipped (fewer than two of its devices selected)"
+	else
+		t0=$(now)
+		for job in "${JOBS[@]}"; do
+			read -r rw bs qd <<<"${SPEC[$job]}"
+			case $bs in
+			*k) bytes=$((${bs%k} * 1024)) ;;
+			*M) bytes=$((${bs%M} * 1048576)) ;;
+			*) bytes=$bs ;;
+			esac
+			slice=500
+			if [ "$qd" = 1 ]; then
+				slice=50
+			elif [ "$bytes" -le 65536 ]; then
+				slice=100
+			fi
+			cycles=$((il_sec * 1000 / (slice * ${#ildevs[@]})))
+			[ "$cycles" -ge 2 ] || cycles=2
+			rc=0
+			"$interleave" --rw "$rw" --bs "$bytes" --iodepth "$qd" \
+				--slice-ms "$slice" --cycles "$cycles" \
+				--seed "$RANDOM" "${ildevs[@]}" \
+				>"$raw/il.$job.txt" 2>"$raw/il.$job.log" || rc=$?
+			printf '%s\t%s\t%s\t%s\n' "$job" "$slice" "$cycles" "$rc" \
+				>>"$raw/il.txt"
+			[ "$rc" = 0 ] || log "interleaved $job: exit $rc: $(head -c 300 "$raw/il.$job.log")"
+		done
+		log "interleaved: ${#JOBS[@]} jobs on ${#ildevs[@]} devices in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
+	fi
+	if selected crypt_tuned "$devices"; then
+		dm_remove bench-crypt_tuned_aa
+	fi
+fi
 
 # --- Profiles -------------------------------------------------------------
 if [ "$profile" = 1 ]; then

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bench.sh [--quick] [--rounds N] [--runtime S] [--ramp S] [--size MIB]
-#          [--tcrypt-sec S] [--devices LIST] [--jobs LIST] [--no-tcrypt]
-#          [--no-x16384] [--profile] [--out DIR] [-k KVER]
+#          [--tcrypt-sec S] [--interleave S] [--devices LIST] [--jobs LIST]
+#          [--no-tcrypt] [--no-x16384] [--profile] [--out DIR] [-k KVER]
 #
 # `make bench` (make bench BENCH_ARGS='--rounds 3 ...'): dm-cmk against
 # raw brd and dm-crypt, default and tuned, in one QEMU guest run (the
@@ -17,7 +17,8 @@
 # build/bench/DATE-KVER/.
 #
 #   --quick       tiny and fast, for smoke checks: a 32 MiB ramdisk, 1
-#                 round of 1 s per job, no ramp, tcrypt in cycle mode
+#                 round of 1 s per job, no ramp, tcrypt in cycle mode,
+#                 interleaved slices for 2 s per job
 #   --rounds N    rounds; each runs the jobs in a new random order, and
 #                 each job on every device back to back in a new random
 #                 order (10)
@@ -27,6 +28,13 @@
 #                 >= 16 (256)
 #   --tcrypt-sec S  tcrypt mode=500 seconds per test; 0 = cycle counts
 #                 (1; mode 500 has ~360 tests, so ~6 min of guest time)
+#   --interleave S  then each job for about S seconds on the devices the
+#                 targets compare (dm-crypt default and tuned, a second
+#                 tuned table as a control, dm-cmk 4096 with 4 and 4096
+#                 extents), alternating between them every 50-500 ms
+#                 (bench/cmk-interleave); the report judges the targets on
+#                 these ratios, which the host's slow swings cancel out
+#                 of; 0 skips it (60)
 #   --devices LIST  comma-separated device ids to measure (default: all):
 #                 raw crypt_default crypt_tuned cmk512 cmk4096 cmk4096_x4096
 #   --jobs LIST   comma-separated fio job ids to run (default: all):
@@ -58,7 +66,7 @@ usage() {
 # shellcheck source=bench/bench-ids.sh
 . bench/bench-ids.sh
 
-quick=0 rounds='' runtime='' ramp='' size='' tsec='' out='' kver=''
+quick=0 rounds='' runtime='' ramp='' size='' tsec='' il='' out='' kver=''
 devices=${BENCH_DEVICES// /,} jobs=${BENCH_JOBS// /,} tcrypt=1 x16384=1
 profile=0
 args=("$@")
@@ -77,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--ramp) ramp=$2 ;;
 	--size) size=$2 ;;
 	--tcrypt-sec) tsec=$2 ;;
+	--interleave) il=$2 ;;
 	--devices) devices=$(bench_pick "$1" "$2" "$BENCH_DEVICES") || exit 2 ;;
 	--jobs) jobs=$(bench_pick "$1" "$2" "$BENCH_JOBS") || exit 2 ;;
 	--out) out=$2 ;;
@@ -87,12 +96,12 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
 	rounds=${rounds:-1} runtime=${runtime:-1} ramp=${ramp:-0}
-	size=${size:-32} tsec=${tsec:-0}
+	size=${size:-32} tsec=${tsec:-0} il=${il:-2}
 else
 	rounds=${rounds:-10} runtime=${runtime:-3} ramp=${ramp:-1}
-	size=${size:-256} tsec=${tsec:-1}
+	size=${size:-256} tsec=${tsec:-1} il=${il:-60}
 fi
-for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec"; do
+for v in "$rounds" "$runtime" "$ramp" "$size" "$tsec" "$il"; do
 	case $v in '' | *[!0-9]*) usage ;; esac
 done
 
@@ -104,7 +113,7 @@ fi
 
 echo "bench: building dm-cmk for $kver" >&2
 scripts/kbuild.sh "$kver" >/dev/null
-make -s lib
+make -s lib bench-tools
 
 stamp=$(date +%Y%m%d-%H%M%S)
 vmout=$repo/build/bench/$stamp-$kver
@@ -128,7 +137,8 @@ mem=$((1024 + size))
 [ "$mem" -ge 2048 ] || mem=2048
 runs=$((rounds * ndev * njobs))
 tmo=$((900 + runs * (runtime + ramp + 10) + tcrypt * tsec * 400 +
-	size / 3 + profile * ndev * njobs * (runtime + ramp + 30)))
+	size / 3 + profile * ndev * njobs * (runtime + ramp + 30) +
+	njobs * (il * 2 + 30)))
 guest_opts=(--devices "$devices" --jobs "$jobs")
 [ "$tcrypt" = 1 ] || guest_opts+=(--no-tcrypt)
 [ "$x16384" = 1 ] || guest_opts+=(--no-x16384)
@@ -139,7 +149,8 @@ rc=0
 tests/vm/run-vm.sh -k "$kver" -o "$vmout" -m "$mem" -t "$tmo" -- \
 	keyctl session - bench/bench-guest.sh --out "$vmout" \
 	--rounds "$rounds" --runtime "$runtime" --ramp "$ramp" \
-	--size "$size" --tcrypt-sec "$tsec" "${guest_opts[@]}" \
+	--size "$size" --tcrypt-sec "$tsec" --interleave "$il" \
+	"${guest_opts[@]}" \
 	2> >(tee "$vmout/run-vm.log" >&2) || rc=$?
 secs=$((SECONDS - start))
 if [ ! -s "$vmout/results.json" ]; then

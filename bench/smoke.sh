@@ -33,18 +33,26 @@ assert not missing, "no good run for %s" % sorted(missing)
 assert d["cipher"]["encrypt"] and d["cipher"]["decrypt"], d["cipher"]
 e = d["extents_16384"]
 assert e["extents"] == 16384 and e["create_s"] > 0, e
+il = d["interleaved"]
+assert set(il) == jobs, set(il)
+for job, x in il.items():
+    assert x["ok"], (job, x["rc"])
+    seen = {s["device"] for s in x["slices"] if s["ios"] > 0 and s["ns"] > 0}
+    assert seen == {"crypt_default", "crypt_tuned", "crypt_tuned_aa",
+                    "cmk4096", "cmk4096_x4096"}, (job, seen)
 PY
 then
-	echo "ok 2 - results.json: 6 devices x 6 jobs without a fio error, cipher ceiling, 16384-extent load"
+	echo "ok 2 - results.json: 6 devices x 6 jobs without a fio error, interleaved slices of 5 devices x 6 jobs, cipher ceiling, 16384-extent load"
 else
-	echo "not ok 2 - results.json: 6 devices x 6 jobs without a fio error, cipher ceiling, 16384-extent load"
+	echo "not ok 2 - results.json: 6 devices x 6 jobs without a fio error, interleaved slices of 5 devices x 6 jobs, cipher ceiling, 16384-extent load"
 	sed 's/^/# /' "$out/check.log"
 fi
 if grep -q 'dm-cmk' "$out/report/report.md" 2>/dev/null &&
-	grep -q 'tuned' "$out/report/report.md"; then
-	echo "ok 3 - report.md has the table with dm-cmk and tuned dm-crypt"
+	grep -q 'tuned' "$out/report/report.md" &&
+	grep -q '^| randread 4k qd1 | 50 ms' "$out/report/report.md"; then
+	echo "ok 3 - report.md has the table with dm-cmk and tuned dm-crypt, and the interleaved one"
 else
-	echo "not ok 3 - report.md has the table with dm-cmk and tuned dm-crypt"
+	echo "not ok 3 - report.md has the table with dm-cmk and tuned dm-crypt, and the interleaved one"
 fi
 if [ "$(head -c 8 "$out/report/chart.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG\r\n032\n' ]; then
 	echo "ok 4 - chart.png is a PNG"
