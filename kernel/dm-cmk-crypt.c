@@ -16,7 +16,8 @@
  * submitter has offloaded bios still running: then it is one that goes on
  * submitting, and its bios are offloaded too (for %CMK_BUSY_MSECS after
  * it was last seen so) so that the cipher runs on every CPU while it does.
- * Now and then a bio is offloaded as a probe, to find such submitters.
+ * Now and then a bio is offloaded as a probe, to find such submitters, and
+ * so is a submitter's first bio after a pause, where a burst may begin.
  * Crypto that cannot run inline (read completions from interrupt context)
  * always goes to the workqueue.
  */
@@ -271,25 +272,36 @@ static void cmk_piece_work(struct work_struct *work)
 static bool cmk_offload(struct cmk_io *io)
 {
 	struct cmk_slot *slot = io->slot;
+	unsigned long now = jiffies, seen;
 	unsigned int interval;
+	bool paused;
 
 	if (!cmk_may_sleep())
 		return true;
 	if (io->cc->nr_pieces < 2)
 		return false;
 	/* Racy updates of the slot's hints do no harm. */
+	seen = READ_ONCE(slot->last_seen);
+	paused = time_after(now, seen + msecs_to_jiffies(CMK_BUSY_MSECS));
+	if (seen != now)
+		WRITE_ONCE(slot->last_seen, now);
 	if (atomic_read(&slot->backlog)) {
 		WRITE_ONCE(slot->busy_until,
-			   jiffies + msecs_to_jiffies(CMK_BUSY_MSECS));
+			   now + msecs_to_jiffies(CMK_BUSY_MSECS));
 		WRITE_ONCE(slot->interval, CMK_PROBE_INTERVAL);
-	} else if (!time_before(jiffies, READ_ONCE(slot->busy_until))) {
-		/* Not recently seen with a backlog: inline, or a probe. */
-		if (atomic_dec_return(&slot->probe) > 0)
-			return false;
-		interval = min(2 * READ_ONCE(slot->interval),
-			       CMK_PROBE_INTERVAL_MAX);
-		WRITE_ONCE(slot->interval, interval);
-		atomic_set(&slot->probe, interval);
+	} else if (!time_before(now, READ_ONCE(slot->busy_until))) {
+		/*
+		 * Not recently seen with a backlog: inline, or a probe.  The
+		 * first bio after a pause is one too, outside the count.
+		 */
+		if (!paused) {
+			if (atomic_dec_return(&slot->probe) > 0)
+				return false;
+			interval = min(2 * READ_ONCE(slot->interval),
+				       CMK_PROBE_INTERVAL_MAX);
+			WRITE_ONCE(slot->interval, interval);
+			atomic_set(&slot->probe, interval);
+		}
 	}
 	atomic_inc(&slot->backlog);
 	io->counted = true;

@@ -86,12 +86,16 @@ struct cmk_extent {
  * @busy_until: jiffies until which its bios are offloaded even with no
  *	backlog: the workers catching up for a moment does not make it a
  *	synchronous submitter
+ * @last_seen: jiffies of its last bio; the first bio after a pause of
+ *	%CMK_BUSY_MSECS is a probe, so that a burst at depth is found at
+ *	its start
  */
 struct cmk_slot {
 	atomic_t backlog;
 	atomic_t probe;
 	unsigned int interval;
 	unsigned long busy_until;
+	unsigned long last_seen;
 };
 
 /**
