@@ -125,6 +125,9 @@ mkdir -p "$raw"
 work=$(mktemp -d /tmp/cmkbench.XXXXXX)
 
 log() { echo "bench: [$(cut -d' ' -f1 /proc/uptime)] $*" >&2; }
+# span A B [DIGITS]: B - A, seconds from now() stamps, with DIGITS decimals
+# (3).
+span() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { printf "%.*f", d, b - a }'; }
 
 # dm_node NAME, dm_remove NAME: from the guest tests' helpers (which also
 # set an EXIT trap of their own, replaced below).
@@ -183,7 +186,7 @@ awk '/^name/ { n = $3 } /^driver/ { d = $3 } /^priority/ { p = $3 }
 # --- Fill the ramdisk -----------------------------------------------------
 t0=$(now)
 dd if=/dev/urandom of="$RAMDISK" bs=1M count="$size" oflag=direct status=none
-log "filled the ramdisk with random data in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+log "filled the ramdisk with random data in $(span "$t0" "$(now)" 1) s"
 
 # --- Keys -----------------------------------------------------------------
 # dm-cmk: one per extent of the largest table loaded, "<prefix><extent>".
@@ -203,7 +206,7 @@ head -c 64 /dev/urandom | keyctl padd logon "$CRYPT_KEY" @s >/dev/null
 if [ "$NKEYS" -gt 0 ]; then
 	t0=$(now)
 	"$PY" "$helper" addkeys "$CMK_PREFIX" "$NKEYS"
-	log "added $NKEYS logon keys in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+	log "added $NKEYS logon keys in $(span "$t0" "$(now)" 1) s"
 fi
 
 # --- Devices --------------------------------------------------------------
@@ -261,7 +264,7 @@ else
 		>"$raw/tcrypt.txt" || true
 	{
 		echo "method=tcrypt"
-		echo "seconds=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+		echo "seconds=$(span "$t0" "$(now)" 1)"
 		dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/tsc_mhz=\1/p; s/.*tsc: Detected \([0-9.]*\) MHz.*/tsc_mhz_detected=\1/p'
 	} >"$raw/cipher.txt"
 	if ! "$PY" "$helper" tcrypt "$raw/tcrypt.txt" >/dev/null 2>&1; then
@@ -360,7 +363,7 @@ for ((r = 1; r <= rounds; r++)); do
 			"$dev" "$rc" >>"$raw/runs.txt"
 	done <"$f.order"
 	[ "$rc" = 0 ] || log "round $r: fio exit $rc"
-	log "round $r/$rounds done ($seq fio sections, $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+	log "round $r/$rounds done ($seq fio sections, $(span "$t0" "$(now)" 0) s)"
 done
 
 # --- Interleaved slices ---------------------------------------------------
@@ -418,7 +421,7 @@ else
 				>>"$raw/il.txt"
 			[ "$rc" = 0 ] || log "interleaved $job: exit $rc: $(head -c 300 "$raw/il.$job.log")"
 		done
-		log "interleaved: ${#JOBS[@]} jobs on ${#ildevs[@]} devices in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
+		log "interleaved: ${#JOBS[@]} jobs on ${#ildevs[@]} devices in $(span "$t0" "$(now)" 0) s"
 	fi
 	if selected crypt_tuned "$devices"; then
 		dm_remove bench-crypt_tuned_aa
@@ -464,8 +467,6 @@ else
 		cat /proc/slabinfo >"$1.slabinfo" 2>/dev/null || true
 	}
 	dmsetup version >/dev/null	# warm: a cold exec costs seconds under TCG
-	# span A B: B - A, in seconds with 3 decimals.
-	span() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 	# X16_REPS times: a whole create (kernel memory measured around the
 	# first), then the same split into an empty device, the table load
 	# (the constructor: key lookups and transforms) and the resume.  Single
