@@ -137,3 +137,11 @@ bench-tools: $(BENCH_TOOLS)
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The lint check that deps.sh installs every program the scripts run
+# (scripts/deps-check.py) and its host test.
+tests: build/tests/host/deps_check_test
+
+build/tests/host/deps_check_test: tests/host/deps_check_test.sh scripts/deps-check.py
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@

@@ -28,7 +28,7 @@ point() {	# point OK|FAIL DESC [DETAIL]
 }
 
 echo "TAP version 13"
-echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs") + $(wc -w <<<"$mans") + $(wc -w <<<"$units") + 1))"
+echo "1..$(($(wc -w <<<"$kvers") * 2 + $(wc -w <<<"$files") + $(wc -w <<<"$docs") + $(wc -w <<<"$mans") + $(wc -w <<<"$units") + 2))"
 
 for k in $kvers; do
 	rm -rf "build/kernel/$k"
@@ -119,6 +119,16 @@ for f in $units; do
 		point FAIL "systemd-analyze verify: $f" "$log"
 	fi
 done
+
+# Every program a script, test, demo or benchmark runs comes from a package
+# that scripts/deps.sh installs (or from a minimal Debian 12): what this
+# machine has by chance is not on a fresh one (scripts/deps-check.py).
+log=$(scripts/deps-check.py 2>&1)
+if [ $? = 0 ]; then
+	point OK "scripts/deps.sh installs every program the scripts run (${log##*deps-check: })"
+else
+	point FAIL "scripts/deps.sh installs every program the scripts run" "$log"
+fi
 
 echo "# $((n - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

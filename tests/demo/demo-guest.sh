@@ -30,7 +30,9 @@ cmkd_pid=''
 cleanup() {
 	mountpoint -q "$tmp/mnt" 2>/dev/null && umount -l "$tmp/mnt"
 	[ -n "$cmkd_pid" ] && kill "$cmkd_pid" 2>/dev/null && wait "$cmkd_pid" 2>/dev/null
-	cmk-vault-softhsm stop "$vault" >/dev/null 2>&1 || true
+	if [ -e "$vault/p11kit.pid" ] && ! cmk-vault-softhsm stop "$vault" >/dev/null; then
+		echo "demo: stopping the vault failed" >&2
+	fi
 	[ -n "${disk:-}" ] && losetup -d "$disk" 2>/dev/null
 	true
 }
@@ -58,7 +60,7 @@ run cmkctl format "$disk" --kek "$CMK_KEK_URI_REMOTE" --extent-size 16M --label 
 run cmkctl dump "$disk" | head -n 16
 
 say "3. cmkd manages it: cmktab, then the daemon (KEK checked every 2 s, lease 6 s)"
-mkdir -p /etc/cmk 2>/dev/null || true
+mkdir -p /etc/cmk
 cat >"$tmp/alert" <<EOF
 #!/bin/sh
 echo "ALERT: volume \$CMK_VOLUME is \$CMK_EVENT at \$CMK_TIME: \$CMK_REASON" >>"$tmp/alerts"

@@ -45,7 +45,9 @@ umask 077
 
 # Per mode (in process, served): 2 before, then per event.
 PER_MODE=$((2 + 5 + 3 + 4 + 3 + 5 + 4 + 5 + 5 + 2))
-PLAN=$((4 + 2 * PER_MODE + 3))
+# Served: serve, the same server, then the lifecycle of its workers (8).
+SERVED=$((2 + 8))
+PLAN=$((4 + 2 * PER_MODE + SERVED))
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -198,6 +200,84 @@ events() {
 		'! grep -qF -f "$T/v/pin" "$T/vault.log"'
 }
 
+# ---- a served vault's workers: dropped, stopped, never silently ----
+
+# client_connect: a client that holds a connection to the served vault
+# (p11-kit server forks a worker per connection) until the worker goes
+# away; its pid in $cpid, the worker's in $wpid.
+client_connect() {
+	/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.recv(1)' "$T/v/p11kit.sock" &
+	cpid=$!
+	wpid=""
+	for _ in $(seq 100); do
+		wpid=$(pgrep -P "$pid") && break
+		sleep 0.05
+	done
+}
+
+proc_state() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
+
+# gone PID: PID has exited within 5 s (a zombie not yet reaped counts).
+gone() {
+	local st
+	for _ in $(seq 100); do
+		st=$(proc_state "$1")
+		[ -z "$st" ] || [ "$st" = Z ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+served_lifecycle() {
+	local sp
+	client_connect
+	check "served: a connected client has a worker process" '[ -n "$wpid" ]'
+	kek revoke-pin
+	check "served: revoke-pin drops the connected client's worker" \
+		'[ $rc = 0 ] && out_has "dropped its client connections" && [ -n "$wpid" ] &&
+		 gone "$wpid" && [ -z "$(pgrep -P "$pid")" ] && kill -0 "$pid"'
+	wait "$cpid" 2>/dev/null
+	kek restore-pin
+	check "served: restore-pin with no client connected" \
+		'[ $rc = 0 ] && ! out_has "dropped" && kill -0 "$pid"'
+
+	# A vault whose workers cannot be listed says so and keeps serving.
+	mkdir -p "$T/fakebin"
+	printf '#!/bin/sh\necho "pgrep: simulated failure" >&2\nexit 3\n' >"$T/fakebin/pgrep"
+	chmod 755 "$T/fakebin/pgrep"
+	PATH=$T/fakebin:$PATH vault stop "$T/v"
+	check "served: stop fails (exit 1) when the workers cannot be listed" \
+		'[ $rc = 1 ] && err_has "cannot list the workers of p11-kit server $pid \(pgrep exit 3\)" &&
+		 ! out_has "^# stopped"'
+	check "served: after the failed stop the server runs on (not left stopped)" \
+		'[ -e "$T/v/p11kit.pid" ] && kill -0 "$pid" && [ "$(proc_state "$pid")" != T ]'
+
+	client_connect
+	vault stop "$T/v"
+	check "served: stop ends the server and the worker of a connected client" \
+		'[ $rc = 0 ] && out_has "^# stopped p11-kit server $pid$" && [ -n "$wpid" ] &&
+		 gone "$pid" && gone "$wpid" && [ ! -e "$T/v/p11kit.pid" ] &&
+		 [ ! -e "$T/v/p11kit.sock" ]'
+	wait "$cpid" 2>/dev/null
+
+	# A stale pid file naming another process: that process is not killed.
+	sleep 30 &
+	sp=$!
+	echo "$sp" >"$T/v/p11kit.pid"
+	vault stop "$T/v"
+	check "stop with a stale pid file: another process is left alone" \
+		'[ $rc = 0 ] && out_has "was not running" && kill -0 "$sp" &&
+		 [ ! -e "$T/v/p11kit.pid" ]'
+	kill "$sp"
+	wait "$sp" 2>/dev/null
+	vault stop "$T/v"
+	check "stop of a vault not served: exit 1 with an error" \
+		'[ $rc = 1 ] && err_has "not served"'
+}
+
 events "$CMK_KEK_URI" "in process"
 
 # ---- the same through p11-kit server ----
@@ -206,7 +286,7 @@ for f in /usr/lib/*/pkcs11/p11-kit-client.so /usr/lib64/pkcs11/p11-kit-client.so
 	[ -r "$f" ] && client=$f && break
 done
 if [ ! -x /usr/bin/p11-kit ] || [ -z "$client" ]; then
-	for _ in $(seq $((PER_MODE + 3))); do
+	for _ in $(seq $((PER_MODE + SERVED))); do
 		skip "served" "p11-kit or p11-kit-client.so not installed"
 	done
 else
@@ -218,8 +298,7 @@ else
 	# restore advances the token's generation: the server need not restart.
 	check "served: the same p11-kit server throughout (pid $pid)" \
 		'[ "$(cat "$T/v/p11kit.pid")" = "$pid" ] && kill -0 "$pid"'
-	vault stop "$T/v"
-	check "stop the server" '[ $rc = 0 ] && ! kill -0 "$pid" 2>/dev/null'
+	served_lifecycle
 fi
 
 [ "$n" = "$PLAN" ] || { echo "# ran $n of $PLAN test points"; failed=1; }

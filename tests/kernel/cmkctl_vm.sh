@@ -66,7 +66,7 @@ mapped() {
 open_vol() {
 	run open "$DEV" "$NAME" "$@"
 	[ "$rc" = 0 ] && CMK_DEVS+=("$NAME")
-	udevadm settle >/dev/null 2>&1 || true
+	settle
 }
 # no_dek_keys: no key of this volume in any keyring (/proc/keys lists
 # every key the caller may view; invalidated keys go within moments).
@@ -177,7 +177,7 @@ tpoint "recovery-table: iv_offset = extent start, sector_size:4096, covers the v
 dmsetup create "$REC" --readonly <"$CMK_TMP/rec.table" >"$CMK_TMP/out" 2>"$CMK_TMP/err"
 rc=$?
 [ $rc = 0 ] && CMK_DEVS+=("$REC")
-udevadm settle >/dev/null 2>&1 || true
+settle
 tpoint "dmsetup create --readonly with the recovery table" '[ $rc = 0 ]'
 RNODE=$(dm_node "$REC")
 tpoint "bytes through stock dm-crypt equal those through dm-cmk" \
@@ -242,7 +242,7 @@ tpoint "format with a detached header, 512-byte unit, 1 MiB extents" \
 UUID2=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["uuid"])' <"$CMK_TMP/out" 2>/dev/null)
 run open "$DEV2" "$NAME2" --header "$HDR"
 [ "$rc" = 0 ] && CMK_DEVS+=("$NAME2")
-udevadm settle >/dev/null 2>&1 || true
+settle
 tpoint "open --header: data offset 0, 512-byte unit" \
 	'[ $rc = 0 ] && dmsetup table "$NAME2" | grep -q " cmk [0-9:]* 0 2048 512 cmk:$UUID2:$"'
 NODE2=$(dm_node "$NAME2")
@@ -254,7 +254,7 @@ tpoint "recovery-table --header: 16 lines, offsets from 0, no sector_size option
 	'[ $rc = 0 ] && [ "$(wc -l <"$CMK_TMP/rec2.table")" = 16 ] &&
 	 awk '"'"'{ if (NF != 8 || $6 != $1 || $8 != $1) bad = 1 } END { exit bad }'"'"' "$CMK_TMP/rec2.table"'
 dmsetup create "$REC" --readonly <"$CMK_TMP/rec2.table" >/dev/null 2>&1 && CMK_DEVS+=("$REC")
-udevadm settle >/dev/null 2>&1 || true
+settle
 tpoint "stock dm-crypt reads back what dm-cmk wrote (512-byte unit)" \
 	'cmp "$CMK_TMP/data2" <(direct_read "$(dm_node "$REC")" 0 4096 4096)'
 dm_remove "$REC"
@@ -287,7 +287,7 @@ remote_open() {
 		>"$CMK_TMP/out" 2>"$CMK_TMP/err"
 	rc=$?
 	[ "$rc" = 0 ] && CMK_DEVS+=("$NAME")
-	udevadm settle >/dev/null 2>&1 || true
+	settle
 }
 
 "$VAULT" serve "$VDIR" >"$CMK_TMP/out" 2>"$CMK_TMP/err"

@@ -116,7 +116,7 @@ reader_stopped() {
 # mount_and_check: mount the volume and verify the files written at setup.
 mount_and_check() {
 	local node
-	udevadm settle >/dev/null 2>&1
+	settle
 	node=$(dm_node "$NAME") || return 1
 	mount "$node" "$MNT" || return 1
 	(cd "$MNT" && sha256sum --quiet -c "$CMK_TMP/sums")
@@ -361,7 +361,7 @@ for c in $CAUSES; do
 		fi
 	else
 		umount "$MNT" 2>/dev/null || umount -l "$MNT"
-		udevadm settle >/dev/null 2>&1
+		settle
 		sleep 0.5
 		if ! dmsetup info "$NAME" >/dev/null 2>&1; then
 			ok "$c: mapping removed once unmounted (deferred removal)"
@@ -427,7 +427,7 @@ else
 fi
 "$VAULT" kek "$VDIR" disable >/dev/null 2>>"$CMK_TMP/vault.err"
 wait_state inaccessible $((KEK_LIMIT + 10))
-udevadm settle >/dev/null 2>&1
+settle
 "$VAULT" kek "$VDIR" enable >/dev/null 2>>"$CMK_TMP/vault.err"
 t0=$(now)
 if wait_state available 60 && mount_and_check >"$CMK_TMP/check.out" 2>&1 &&

@@ -155,13 +155,24 @@ drop_keys() {
 	return 0
 }
 
+# settle: wait for udev to finish with the devices just created, so that
+# their /dev/mapper nodes exist.  A failure is said (a TAP diagnostic on
+# standard output) and returned, never swallowed: a test that then misses
+# a node must show why.
+settle() {
+	local rc=0
+	udevadm settle --timeout=60 || rc=$?
+	[ $rc = 0 ] || echo "# udevadm settle failed (exit $rc): device nodes may be missing"
+	return $rc
+}
+
 # cmk_create NAME LEN ARGS...: create a cmk mapping "0 LEN cmk ARGS".
 cmk_create() {
 	local name=$1 len=$2
 	shift 2
 	dmsetup create "$name" --table "0 $len cmk $*" || return 1
 	CMK_DEVS+=("$name")
-	udevadm settle >/dev/null 2>&1 || true
+	settle
 }
 
 # cmk_field NAME N: field N (1-based) of the cmk status line.
