@@ -17,6 +17,8 @@ lists what it runs:
   assigned one literal value in the same file ($PY);
 - Python programs: modules imported (outside the standard library) and
   programs run with subprocess;
+- the literal blocks of the "Examples" sections of the documentation
+  (tests/kernel/doc_examples.sh runs them in a guest);
 - C tests and tools: programs spawned by name ({ "losetup", ... } argument
   vectors, execlp);
 - absolute paths to programs and libraries (/usr/bin/..., /usr/lib/...)
@@ -369,6 +371,35 @@ def scan_shell(path, text, found):
     scan_shell_tree(tree, path, found, file_consts(tree))
 
 
+def rst_examples(text):
+    """The literal blocks of an rst file's "Examples" section, as shell
+    (what tests/kernel/doc_examples.sh runs), line numbers kept."""
+    lines = text.splitlines()
+    out = [""] * len(lines)
+    in_ex = blk = False
+    level = None
+    for i, ln in enumerate(lines):
+        underline = i + 1 < len(lines) and re.match(r"^([=~-])\1{3,}$", lines[i + 1])
+        if underline and ln.strip():
+            # A title: "Examples" opens the section, the next title of
+            # its level closes it; subsections stay inside.
+            if ln.strip() == "Examples":
+                in_ex, level = True, underline.group(1)
+            elif underline.group(1) == level:
+                in_ex = False
+            blk = False
+            continue
+        if not in_ex:
+            continue
+        if ln.endswith("::"):
+            blk = True
+        elif blk and ln.startswith("  "):
+            out[i] = ln[2:]
+        elif blk and ln.strip():
+            blk = False
+    return "\n".join(out) + "\n"
+
+
 def make_recipes(text):
     """The Makefile's recipe lines as shell, make's variables replaced."""
     out = []
@@ -457,6 +488,8 @@ def kind_of(path):
         return "python"
     if base.endswith((".c", ".h")):
         return "c"
+    if base.endswith(".rst"):
+        return "rst"
     try:
         with open(path, "rb") as f:
             first = f.readline(200)
@@ -563,6 +596,10 @@ def main():
             nfiles += 1
             if kind == "shell":
                 scan_shell(rel, text, found)
+            elif kind == "rst":
+                ex = rst_examples(text)
+                if ex.strip():
+                    scan_shell(rel + " (Examples)", ex, found)
             elif kind == "make":
                 scan_shell(rel + " (recipes)", make_recipes(text), found)
             elif kind == "python":

@@ -7,7 +7,8 @@
 # must see through (wrappers, sh -c, command substitutions, find -exec,
 # Python's subprocess, a C argument vector); with procps taken out of the
 # package list each must fail the check, naming the program, the package
-# and the line, and with the real list pass.  TAP output; exit 0 pass,
+# and the line, and with the real list pass; so must the literal blocks of
+# a guide's "Examples" section.  TAP output; exit 0 pass,
 # 1 fail, 4 skip (shfmt or dpkg missing: not a Debian machine).
 #
 # shellcheck disable=SC2016 # conditions are eval'd by check()
@@ -28,7 +29,7 @@ T=$(mktemp -d /tmp/deps_check_test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
-tap_plan 17
+tap_plan 18
 
 all=$("$ROOT/scripts/deps.sh" --list | tr '\n' ' ')
 noprocps=$("$ROOT/scripts/deps.sh" --list | grep -vx procps | tr '\n' ' ')
@@ -122,6 +123,11 @@ dc "$all" "$T/s/mod.py"
 check "a Python module outside the standard library and Debian fails" \
 	'[ $rc = 1 ] && grep -q "python module cmk_no_such_module: not installed" "$T/out" &&
 	 ! grep -q "module json" "$T/out"'
+
+printf 'Title\n=====\n\nExamples\n========\n\nRun::\n\n  echo start\n  pgrep -x init\n\nLater\n=====\n\nNot run::\n\n  cmk-no-such-program\n' >"$T/s/guide.rst"
+dc "$noprocps" "$T/s/guide.rst"
+check "the documentation's Examples blocks (doc_examples.sh runs them), only those" \
+	'missing "guide.rst \\(Examples\\)" 10 && ! grep -q cmk-no-such-program "$T/out"'
 
 printf '#!/bin/bash\nif then\n' >"$T/s/broken.sh"
 dc "$all" "$T/s/broken.sh"
