@@ -347,7 +347,7 @@ def scan_shell_tree(tree, fname, found, consts, depth=0, line0=0):
                     j = rest.index("-c")
                     code = rest[j + 1] if j + 1 < len(rest) else None
                 if code:
-                    scan_python_text(code, where, found)
+                    scan_python_text(code, fname, found, line - 1)
             break
     # Here-documents fed to python3: their imports.
     for n in walk(tree):
@@ -363,7 +363,7 @@ def scan_shell_tree(tree, fname, found, consts, depth=0, line0=0):
             if r.get("Hdoc"):
                 body = word_literal(r["Hdoc"], {})
                 if body:
-                    scan_python_text(body, f"{fname}:{r['Hdoc']['Pos']['Line'] + line0}", found)
+                    scan_python_text(body, fname, found, r["Hdoc"]["Pos"]["Line"] - 1 + line0)
 
 
 def scan_shell(path, text, found):
@@ -420,15 +420,15 @@ def make_recipes(text):
 
 # ---- python -------------------------------------------------------------
 
-def scan_python_text(text, where, found):
+def scan_python_text(text, fname, found, line0=0):
+    """Imports, subprocess calls and program paths of Python code that
+    starts at line line0 + 1 of fname."""
     try:
         tree = ast.parse(text)
-    except SyntaxError:
-        return
-    base = where.rsplit(":", 1)
+    except SyntaxError as e:
+        raise SyntaxError(f"{fname}:{(e.lineno or 0) + line0}: python: {e.msg}") from None
     for n in ast.walk(tree):
-        w = f"{base[0]}:{n.lineno}" if hasattr(n, "lineno") and len(base) == 2 \
-            and not base[1].isdigit() else where
+        w = f"{fname}:{getattr(n, 'lineno', 0) + line0}"
         if isinstance(n, ast.Import):
             for a in n.names:
                 found._add(found.modules, a.name.split(".")[0], w)
@@ -450,7 +450,7 @@ def scan_python_text(text, where, found):
 
 
 def scan_python(path, text, found):
-    scan_python_text(text, path + ":", found)
+    scan_python_text(text, path, found)
 
 
 # ---- C --------------------------------------------------------------------
