@@ -293,12 +293,16 @@ for c in $CAUSES; do
 	: >"$ALERTS"
 	amark=$(($(wc -l <"$AUDIT") + 1))
 	start_reader
-	# The cause has taken effect when its command returns.
-	if ! out=$(cause "$c" 2>&1); then
-		diag "cause $c: $out"
-	fi
+	# The cause has taken effect when its command returns; one that
+	# failed (a vault that could not stop) fails the point it decides.
+	cause_err=""
+	out=$(cause "$c" 2>&1) || cause_err="the cause failed: ${out:-no message}"
 	t0=$(now)
-	if reader_stopped "$t0" && elapsed_le 0 "$DT" "$limit"; then
+	if ! reader_stopped "$t0"; then
+		not_ok "$c: first EIO after the cause (limit ${limit} s)" "$cause_err" "$(tail -3 "$CMK_TMP/fio.out")"
+	elif [ -n "$cause_err" ]; then
+		not_ok "$c: first EIO ${DT} s after the cause (limit ${limit} s)" "$cause_err"
+	elif elapsed_le 0 "$DT" "$limit"; then
 		ok "$c: first EIO ${DT} s after the cause (limit ${limit} s)"
 	else
 		not_ok "$c: first EIO ${DT} s after the cause (limit ${limit} s)" "$(tail -3 "$CMK_TMP/fio.out")"
@@ -368,10 +372,13 @@ for c in $CAUSES; do
 		else
 			not_ok "$c: mapping removed once unmounted" "$(dmsetup info "$NAME")"
 		fi
-		[ "$c" = cmkd-stop ] || undo "$c" >/dev/null 2>>"$CMK_TMP/vault.err"
+		urc=0
+		[ "$c" = cmkd-stop ] || undo "$c" >/dev/null 2>>"$CMK_TMP/vault.err" || urc=$?
 		out=$("$CMKCTL" revalidate "$NAME" --socket "$SOCK" 2>&1)
 		rc=$?
-		if [ "$rc" = 0 ] && [ "$(vol_field state)" = available ]; then
+		if [ "$urc" != 0 ]; then
+			not_ok "$c: undone, cmkctl revalidate" "undoing $c failed (exit $urc)" "$(tail -3 "$CMK_TMP/vault.err")"
+		elif [ "$rc" = 0 ] && [ "$(vol_field state)" = available ]; then
 			ok "$c: undone, cmkctl revalidate: $out"
 		else
 			not_ok "$c: undone, cmkctl revalidate" "rc=$rc" "$out" "$(tail -5 "$CMK_TMP/cmkd.log")"
