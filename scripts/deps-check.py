@@ -290,6 +290,12 @@ def unwrap(args):
 
 def scan_shell_tree(tree, fname, found, consts, depth=0, line0=0):
     for n in walk(tree):
+        # Any literal word naming a program or library by its path (in a
+        # command, a for list, an assignment).
+        if "Parts" in n and "Type" not in n:
+            v = word_literal(n, consts)
+            if v and ABS_RE.match(v):
+                found._add(found.paths, v, f"{fname}:{n['Pos']['Line'] + line0}")
         if n.get("Type") == "FuncDecl":
             found.functions.add(n["Name"]["Value"])
         if n.get("Type") != "CallExpr" or not n.get("Args"):
@@ -302,10 +308,6 @@ def scan_shell_tree(tree, fname, found, consts, depth=0, line0=0):
             p = parts[0] if parts[0]["Type"] == "ParamExp" else (parts[0].get("Parts") or [{}])[0]
             if p.get("Type") == "ParamExp" and p.get("Index"):
                 args[0] = consts.get("@array " + p.get("Param", {}).get("Value", ""))
-        # Every literal word that is an absolute program or library path.
-        for a in args:
-            if a and ABS_RE.match(a):
-                found._add(found.paths, a, where)
         i = 0
         while i is not None and i < len(args):
             name = args[i]
@@ -637,6 +639,8 @@ def main():
     for path, ws in sorted(found.paths.items()):
         if os.path.basename(path) in project_programs() and not os.path.exists(path):
             continue
+        if path.endswith("/") or os.path.isdir(path):
+            continue    # a directory: what is in it is looked up by name
         if not os.path.lexists(path):
             # One candidate of several (another architecture's library
             # directory, another distribution's): what runs here exists.
