@@ -58,7 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=40
+PLAN=41
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -244,6 +244,14 @@ run timeout 10 "$CMKD" --foreground --config "$TAB" --socket "$S" \
 	--audit-log "$T/audit2.log"
 check "a second cmkd on the same socket: exit 2, another cmkd is running" \
 	'[ $rc = 2 ] && err_has "another cmkd is running" && [ -S "$S" ] && alive $CMKD_PID'
+
+# ---- --socket naming something that is not a socket ----
+printf 'keep me\n' >"$T/notasocket"
+run timeout 10 "$CMKD" --foreground --config "$TAB" --socket "$T/notasocket" \
+	--audit-log "$T/audit3.log"
+check "--socket naming a regular file: refused, the file left intact" \
+	'[ $rc != 0 ] && err_has "notasocket: exists and is not a socket" &&
+	 [ "$(cat "$T/notasocket")" = "keep me" ] && alive $CMKD_PID'
 
 # ---- audit log and secrets ----
 check "audit log: unwrap records, one per open attempt; mode 0600" \

@@ -38,7 +38,7 @@ LEASE_LIMIT=$((LEASE + 2))		# cmkd killed or stopped: lease + 2 s
 
 CAUSES="delete disable expire revoke-pin vault-kill cmkd-kill cmkd-stop"
 PER_CAUSE=8
-PLAN=$((10 + 7 * PER_CAUSE + 7))
+PLAN=$((10 + 7 * PER_CAUSE + 8))
 tap_plan $PLAN
 
 if [ ! -x "$CMKD" ] || [ ! -x "$CMKCTL" ] ||
@@ -184,6 +184,7 @@ check "setup: cmkctl format through the served vault" \
 cat >"$CMK_TMP/alert.sh" <<EOF
 #!/bin/sh
 echo "\$CMK_EVENT|\$CMK_VOLUME|\$CMK_STATE|\$CMK_CLASS|\$CMK_REASON|\$CMK_TIME" >>"$ALERTS"
+grep -E '^Sig(Blk|Ign):' /proc/\$\$/status >>"$CMK_TMP/alert.sig"
 EOF
 chmod 755 "$CMK_TMP/alert.sh"
 (
@@ -403,6 +404,15 @@ for c in $CAUSES; do
 		not_ok "$c: audit log has the teardown and the revalidate" "$(tail -3 "$CMK_TMP/audit.cause")"
 	fi
 done
+
+# The hooks inherit nothing of cmkd's signal handling (its signalfd blocks
+# SIGTERM, SIGINT, SIGHUP and SIGCHLD): none blocked, none ignored.
+if [ -s "$CMK_TMP/alert.sig" ] &&
+	! grep -vqE '^Sig(Blk|Ign):[[:space:]]+0+$' "$CMK_TMP/alert.sig"; then
+	ok "alert hooks start with no signal blocked or ignored ($(grep -c Blk "$CMK_TMP/alert.sig") runs)"
+else
+	not_ok "alert hooks start with no signal blocked or ignored" "$(sort -u "$CMK_TMP/alert.sig" 2>/dev/null)"
+fi
 
 # --- two volumes, one KEK; auto-revalidate --------------------------------------
 # cmkd restarted with a second volume under the same KEK, both with

@@ -63,13 +63,15 @@ static int cmkd_mkdir_parent(const char *path)
  * @d: the daemon (@d->socket_path)
  *
  * A socket file left by a dead daemon is replaced; one a live daemon
- * answers on is not (-EADDRINUSE).
+ * answers on is not (-EADDRINUSE), nor is anything at that path that is
+ * not a socket (-ENOTSOCK): a mistyped --socket never deletes a file.
  *
  * Return: 0 or a negative errno.
  */
 int cmkd_ctl_open(struct cmkd *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	int fd, r;
 
 	if (strlen(d->socket_path) >= sizeof(sa.sun_path))
@@ -78,6 +80,8 @@ int cmkd_ctl_open(struct cmkd *d)
 	r = cmkd_mkdir_parent(d->socket_path);
 	if (r)
 		return r;
+	if (!lstat(d->socket_path, &st) && !S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -230,12 +231,16 @@ void cmkd_notify(const char *fmt, ...)
  * The hook gets no arguments and no secrets; its environment is the
  * daemon's plus CMK_EVENT, CMK_VOLUME, CMK_UUID, CMK_DEVICE, CMK_STATE,
  * CMK_REASON, CMK_CLASS and CMK_TIME (UTC, ISO 8601).  It runs in the
- * background with stdin on /dev/null; cmkd does not wait for it.
+ * background with stdin on /dev/null; cmkd does not wait for it.  It
+ * starts with no signal blocked and every signal at its default action,
+ * whatever cmkd blocks for its own signalfd.
  */
 void cmkd_alert(const struct cmkd_volume *v, const char *event)
 {
 	char *argv[2], *env[64], vars[8][PATH_MAX + 32], stamp[32];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
 	struct tm tm;
 	size_t n = 0, i;
 	time_t now;
@@ -267,7 +272,15 @@ void cmkd_alert(const struct cmkd_volume *v, const char *event)
 	argv[1] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = posix_spawn(&pid, v->e->alert, &fa, NULL, argv, env);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+					POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&pid, v->e->alert, &fa, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r)
 		cmkd_log(LOG_ERR, v, NULL, "alert hook %s: %s", v->e->alert,

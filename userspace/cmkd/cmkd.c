@@ -249,7 +249,9 @@ int main(int argc, char *argv[])
 	if (r) {
 		cmkd_log(LOG_ERR, NULL, NULL, "control socket %s: %s",
 			 d.socket_path, r == -EADDRINUSE ?
-			 "another cmkd is running" : strerror(-r));
+			 "another cmkd is running" : r == -ENOTSOCK ?
+			 "exists and is not a socket (not replaced)" :
+			 strerror(-r));
 		goto out;
 	}
 	r = cmkd_worker_start(&d.result_fd);
