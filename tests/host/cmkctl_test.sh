@@ -44,7 +44,7 @@ umask 077
 
 COMMANDS="format dump validate-kek header-backup header-restore unlock-check open close recovery-table"
 # 3 per command, 3 for status (which takes no argument), plus the rest.
-PLAN=$((3 * 9 + 3 + 49 + 4))
+PLAN=$((3 * 9 + 3 + 49 + 4 + 7))
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -336,6 +336,37 @@ check "--pin-prompt without a terminal: exit 3, says so" \
 run unlock-check "$T/dr" --kek "$URI" --pin-prompt "${P1[@]}"
 check "two PIN sources refused (exit 1)" \
 	'[ $rc = 1 ] && err_has "one PIN source"'
+
+# ---- only regular files and devices: nothing that blocks or misleads ----
+mkfifo "$T/fifo"
+run dump /tmp
+check "dump of a directory: exit 1, not a block device or regular file" \
+	'[ $rc = 1 ] && err_has "/tmp: not a block device or regular file"'
+rc=0
+timeout 10 "$CMKCTL" dump "$T/fifo" >"$T/out" 2>"$T/err" || rc=$?
+check "dump of a FIFO: refused at once (exit 1), no hang" \
+	'[ $rc = 1 ] && err_has "fifo: not a block device or regular file"'
+rc=0
+timeout 10 "$CMKCTL" unlock-check "$T/dr" --kek "$URI" --pin-file "$T/fifo" \
+	>"$T/out" 2>"$T/err" || rc=$?
+check "--pin-file naming a FIFO: refused at once (exit 3), no hang" \
+	'[ $rc = 3 ] && err_has "fifo: not a regular file"'
+rc=0
+timeout 10 "$CMKCTL" unlock-check "$T/dr" --kek "$URI&pin-source=file:$T/fifo" \
+	>"$T/out" 2>"$T/err" || rc=$?
+check "a URI whose pin-source is a FIFO: refused at once (exit 3), no hang" \
+	'[ $rc = 3 ] && err_has "fifo: not a regular file"'
+install -m 0620 "$T/v1/pin" "$T/pin.gw"
+run unlock-check "$T/dr" --kek "$URI" --pin-file "$T/pin.gw"
+check "a group-writable PIN file is refused (exit 3), as cmktab would be" \
+	'[ $rc = 3 ] && err_has "pin.gw: group- or world-writable"'
+install -m 0600 -o nobody "$T/v1/pin" "$T/pin.other"
+run unlock-check "$T/dr" --kek "$URI" --pin-file "$T/pin.other"
+check "a PIN file owned by another user is refused (exit 3)" \
+	'[ $rc = 3 ] && err_has "pin.other: not owned by the user reading it"'
+install -m 0400 "$T/v1/pin" "$T/pin.ro"
+run unlock-check "$T/dr" --kek "$URI" --pin-file "$T/pin.ro"
+check "a PIN file of the user's own, mode 0400: accepted (control)" '[ $rc = 0 ]'
 
 [ "$n" = "$PLAN" ] || { echo "# planned $PLAN tests, ran $n"; failed=1; }
 exit $failed

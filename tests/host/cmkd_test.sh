@@ -58,7 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=41
+PLAN=42
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -167,6 +167,12 @@ printf '# test volume\nvol1 %s %s poll=3s,lease=9s,grace=20s,retry-max=4s\n' \
 run "$CMKD" --check --config "$TAB"
 check "--check on a good cmktab: exit 0, 1 volume, 0 bad lines" \
 	'[ $rc = 0 ] && out_has "1 volume, 0 bad lines" && [ ! -s "$T/err" ]'
+
+mkfifo "$T/tab.fifo"
+rc=0
+timeout 10 "$CMKD" --check --config "$T/tab.fifo" >"$T/out" 2>"$T/err" || rc=$?
+check "--check of a cmktab that is a FIFO: refused at once, no hang" \
+	'[ $rc != 0 ] && [ $rc != 124 ] && grep -q "not a regular file" "$T/out" "$T/err"'
 
 BAD=$T/bad.tab
 {

@@ -256,7 +256,10 @@ static int open_vault(const char *uri, const struct vault_args *va,
 	return EXIT_OK;
 }
 
-/* Open a device or file; a block device opened to write is opened O_EXCL. */
+/*
+ * Open a device or file (nothing else: a FIFO, directory or character
+ * device is a usage error); a block device opened to write is opened O_EXCL.
+ */
 static int open_dev(const char *path, int flags, int *fdp)
 {
 	struct stat st;
@@ -265,11 +268,15 @@ static int open_dev(const char *path, int flags, int *fdp)
 	if ((flags & O_ACCMODE) == O_RDWR && !stat(path, &st) &&
 	    S_ISBLK(st.st_mode))
 		flags |= O_EXCL;
-	fd = open(path, flags | O_CLOEXEC);
+	fd = cmk_dev_open(path, flags);
+	if (fd == -ENOTBLK || fd == -EISDIR) {
+		error("%s: not a block device or regular file", path);
+		return EXIT_USAGE;
+	}
 	if (fd < 0) {
-		error("opening %s: %s", path, errno == EBUSY ?
+		error("opening %s: %s", path, fd == -EBUSY ?
 		      "device in use (mounted, mapped or held open)" :
-		      strerror(errno));
+		      strerror(-fd));
 		return EXIT_FAIL;
 	}
 	*fdp = fd;

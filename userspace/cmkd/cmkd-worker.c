@@ -112,10 +112,12 @@ static int cmkd_job_header(struct cmkd_job *job)
 					     job->uuid);
 	}
 	src = job->header ? job->header : job->dev;
-	fd = open(src, O_RDONLY | O_CLOEXEC);
+	fd = cmk_dev_open(src, O_RDONLY);
 	if (fd < 0)
-		return cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, -errno, "opening %s: %s", src,
-				     strerror(errno));
+		return cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, fd, "opening %s: %s", src,
+				     fd == -ENOTBLK ?
+				     "not a block device or regular file" :
+				     strerror(-fd));
 	ret = cmk_hdr_read(fd, &job->h, &info);
 	close(fd);
 	if (ret) {

@@ -707,7 +707,8 @@ int cmk_tab_load(const char *path, struct cmk_tab *tab,
 	int fd, r;
 
 	memset(tab, 0, sizeof(*tab));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st)) {

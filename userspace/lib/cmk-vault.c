@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -638,15 +639,37 @@ out:
 	return ret;
 }
 
-static int cmk_pin_from_file(const char *path, char *pin, size_t size)
+/*
+ * A PIN file is held to cmktab's rule: a regular file (a FIFO would hang
+ * the caller), owned by the caller's effective uid, not writable by group
+ * or others.  @why says which rule failed (with -EPERM).
+ */
+static int cmk_pin_from_file(const char *path, char *pin, size_t size,
+			     const char **why)
 {
+	struct stat st;
 	ssize_t r;
 	size_t n = 0;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	*why = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (st.st_uid != geteuid())
+		*why = "not owned by the user reading it";
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		*why = "group- or world-writable (chmod go-w)";
+	if (*why) {
+		ret = -EPERM;
+		goto out;
+	}
 	while (n + 1 < size) {
 		r = read(fd, pin + n, size - 1 - n);
 		if (r < 0 && errno == EINTR)
@@ -707,7 +730,7 @@ static int cmk_pin_from_keyring(const char *desc, char *pin, size_t size)
 int cmk_vault_read_pin(enum cmk_vault_pin src, const char *arg, char *pin,
 		       size_t size, struct cmk_vault_error *err)
 {
-	const char *what;
+	const char *what, *why = NULL;
 	int ret;
 
 	if (size < 2)
@@ -716,7 +739,7 @@ int cmk_vault_read_pin(enum cmk_vault_pin src, const char *arg, char *pin,
 	switch (src) {
 	case CMK_VAULT_PIN_FILE:
 		what = "PIN file";
-		ret = arg ? cmk_pin_from_file(arg, pin, size) : -EINVAL;
+		ret = arg ? cmk_pin_from_file(arg, pin, size, &why) : -EINVAL;
 		break;
 	case CMK_VAULT_PIN_KEYRING:
 		what = "PIN key";
@@ -742,7 +765,8 @@ int cmk_vault_read_pin(enum cmk_vault_pin src, const char *arg, char *pin,
 						   strerror(-ret));
 		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 					   "reading %s %s: %s", what,
-					   arg ?: "(unset)", strerror(-ret));
+					   arg ?: "(unset)",
+					   why ?: strerror(-ret));
 	}
 	return 0;
 }
