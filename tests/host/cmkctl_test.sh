@@ -44,7 +44,7 @@ umask 077
 
 COMMANDS="format dump validate-kek header-backup header-restore unlock-check open close recovery-table"
 # 3 per command, 3 for status (which takes no argument), plus the rest.
-PLAN=$((3 * 9 + 3 + 49 + 4 + 7))
+PLAN=$((3 * 9 + 3 + 49 + 4 + 8))
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -336,6 +336,11 @@ check "--pin-prompt without a terminal: exit 3, says so" \
 run unlock-check "$T/dr" --kek "$URI" --pin-prompt "${P1[@]}"
 check "two PIN sources refused (exit 1)" \
 	'[ $rc = 1 ] && err_has "one PIN source"'
+
+# ---- header text reaches terminals and logs: no control characters ----
+run format "$T/dr" --kek "$URI" "${P1[@]}" --force --label "$(printf 'a\033[2Jb')"
+check "format --label with an escape sequence: exit 1, header untouched" \
+	'[ $rc = 1 ] && err_has "control characters are not allowed"'
 
 # ---- only regular files and devices: nothing that blocks or misleads ----
 mkfifo "$T/fifo"

@@ -228,6 +228,10 @@ static void m_drot_gen(uint8_t *b, size_t *l) { (void)l; dek_rot(b, 1, 3, 8); }
 static void m_drot_wm(uint8_t *b, size_t *l) { (void)l; dek_rot(b, 1, 2, 72); }
 static void m_drot_wm_last(uint8_t *b, size_t *l) { (void)l; dek_rot(b, 6, 2, 64); }
 
+static void m_label_nl(uint8_t *b, size_t *l) { (void)l; D(b)->label[1] = '\n'; }
+static void m_uri_esc(uint8_t *b, size_t *l) { (void)l; D(b)->kek.uri[7] = 0x1b; }
+static void m_ver_del(uint8_t *b, size_t *l) { (void)l; D(b)->kek.key_version[0] = 0x7f; }
+
 static const struct reject rejects[] = {
 	{ "bad magic", m_magic, false, -ENOMSG, "bad magic" },
 	{ "version 2", m_ver2, false, -EPROTONOSUPPORT, "version" },
@@ -253,6 +257,9 @@ static const struct reject rejects[] = {
 	{ "copy size too large", m_copy_big, false, -E2BIG, "too large" },
 	{ "null uuid", m_uuid0, false, -EUCLEAN, "null UUID" },
 	{ "label without NUL", m_label, false, -EUCLEAN, "label" },
+	{ "newline in the label", m_label_nl, false, -EUCLEAN, "control character in the label" },
+	{ "escape in the KEK URI", m_uri_esc, false, -EUCLEAN, "control character in the KEK" },
+	{ "DEL in the KEK version", m_ver_del, false, -EUCLEAN, "control character in the KEK" },
 	{ "data unit 1024", m_unit, false, -EUCLEAN, "data unit" },
 	{ "data unit 0", m_unit0, false, -EUCLEAN, "data unit" },
 	{ "extent not pow2", m_es3, false, -EUCLEAN, "power of two" },

@@ -484,6 +484,9 @@ static int cmd_format(int argc, char *argv[])
 				return usage_error(c->name,
 						   "format: --label: longer than %d bytes",
 						   CMK_HDR_LABEL_LEN - 1);
+			if (!cmk_text_plain(optarg))
+				return usage_error(c->name,
+						   "format: --label: control characters are not allowed");
 			label = optarg;
 			break;
 		case 'H':

@@ -134,10 +134,13 @@ static void cmkd_journal_send(const char *msg, int prio,
 
 	cmkd_buf_printf(&b, "MESSAGE=%s\nPRIORITY=%d\nSYSLOG_IDENTIFIER=cmkd\n",
 			msg, prio);
-	if (v)
+	if (v) {
+		char reason[sizeof(v->reason) * 4];
+
 		cmkd_buf_printf(&b, "CMK_VOLUME=%s\nCMK_UUID=%s\nCMK_STATE=%s\nCMK_REASON=%s\n",
 				v->e->name, v->uuid, cmkd_state_name(v->state),
-				v->reason);
+				cmk_text_escape(v->reason, reason, sizeof(reason)));
+	}
 	if (event) {
 		cmkd_buf_printf(&b, "CMK_EVENT=%s\n", event);
 		for (i = 0; i < sizeof(cmkd_msg_ids) / sizeof(cmkd_msg_ids[0]); i++)
@@ -170,9 +173,13 @@ void cmkd_log(int prio, const struct cmkd_volume *v, const char *event,
 	char msg[1024], line[1200];
 	va_list ap;
 
+	char raw[1024];
+
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* Fields from a header or a vault: one line, no terminal escapes. */
+	cmk_text_escape(raw, msg, sizeof(msg));
 	if (v)
 		snprintf(line, sizeof(line), "%s: %s", v->e->name, msg);
 	else

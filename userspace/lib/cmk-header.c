@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "cmk-hdr.h"
+#include "cmk-text.h"
 
 #define CMK_CSUM_OFF	__builtin_offsetof(struct cmk_hdr_disk, checksum)
 
@@ -219,7 +220,10 @@ static int cmk_kek_check(const struct cmk_hdr_kek *k, int which,
 		*why = which ? "volume key wrapped by the new KEK too long" :
 			       "wrapped volume key too long";
 		return -E2BIG;
-	}
+	} else if (!cmk_text_plain(k->vault_type) ||
+		   !cmk_text_plain(k->key_version) || !cmk_text_plain(k->uri))
+		*why = which ? "control character in the new KEK's type, version or URI" :
+			       "control character in the KEK's type, version or URI";
 	return *why ? -EUCLEAN : 0;
 }
 
@@ -405,6 +409,8 @@ static int cmk_disk_check(const uint8_t *buf, size_t len,
 		*why = "null UUID";
 	else if (!cmk_str_ok(d->label, sizeof(d->label)))
 		*why = "label not NUL-terminated";
+	else if (!cmk_text_plain(d->label))
+		*why = "control character in the label";
 	if (*why)
 		return -EUCLEAN;
 	ret = cmk_geometry_check(d, why);

@@ -81,6 +81,9 @@ const char *cmk_json_member(const char *obj, const char *key);
 const char *cmk_json_item(const char *arr, size_t i);
 int cmk_json_text(const char *val, char *buf, size_t size);
 
+/* cmk-text.c: text for terminals, logs and the journal */
+#include "cmk-text.h"
+
 /* The on-disk header, DEK wrap and secure buffers; the vault backends. */
 #include "cmk-hdr.h"
 #include "cmk-vault.h"
