@@ -53,7 +53,7 @@ $(LIB): $(LIB_OBJS)
 
 build/tests/host/%: tests/host/%.c $(LIB) $(KSRC)/.extracted $(wildcard userspace/lib/*.h include/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB) -lcrypto -lkeyutils -ldevmapper
 
 # Guest-side C tests (run in QEMU by tests/kernel/run-tests.sh).
 build/tests/%: tests/kernel/%.c $(wildcard tests/kernel/*.h) $(LIB) \

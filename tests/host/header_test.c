@@ -15,6 +15,7 @@
 
 #include "kselftest_harness.h"
 #include "cmk-hdr.h"
+#include "cmk-volume.h"
 
 static const uint8_t test_vk[CMK_VK_SIZE] = {
 	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
@@ -350,6 +351,18 @@ TEST(accepts_rotation_and_future_compat)
 	EXPECT_EQ(56, h->dek_rot.watermark);
 	EXPECT_EQ(2, h->dek_rot.new_dek.generation);
 	EXPECT_STREQ("2", h->kek_new.key_version);
+	{
+		/* Decoded, but not opened: refused before any vault call
+		 * (no vault is given), until DEK rotation exists.
+		 */
+		struct cmk_volume_keys keys;
+		struct cmk_volume_error err = { 0 };
+
+		EXPECT_EQ(-EOPNOTSUPP, cmk_volume_unlock(h, NULL, &keys, &err));
+		EXPECT_EQ(CMK_VOLUME_FAIL_HEADER, err.kind);
+		EXPECT_NE(NULL, strstr(err.msg, "online DEK rotation of extent 6"));
+		EXPECT_EQ(NULL, keys.deks);
+	}
 	cmk_hdr_free(h);
 
 	/* Unknown ro_compat: readable, not writable. */

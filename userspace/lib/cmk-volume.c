@@ -406,6 +406,9 @@ static int cmk_volume_dek_unwrap(const struct cmk_hdr *h, const uint8_t *vk,
  * authenticated locally.  An entry that does not authenticate (altered DEK,
  * extent index, generation, or a volume key that is not this volume's)
  * fails the whole unlock: no key is handed out from a tampered header.
+ * A header that records an online DEK rotation is refused before the
+ * vault is asked: part of that extent is under the new DEK, which this
+ * version cannot map, and its old DEK alone would read it wrongly.
  *
  * Return: 0 or a negative errno; @err classifies the failure.
  */
@@ -419,6 +422,10 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 
 	keys->count = 0;
 	keys->deks = NULL;
+	if (h->incompat & CMK_HDR_INCOMPAT_DEK_ROT)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EOPNOTSUPP,
+				       "the header records an online DEK rotation of extent %u, which this version cannot open",
+				       h->dek_rot.extent);
 	ret = cmk_volume_unwrap_vk(h, v, h->extent_count, &vk, err);
 	if (ret)
 		return ret;
