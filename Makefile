@@ -17,9 +17,9 @@ export KDIR
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -Wall -Wextra -D_GNU_SOURCE
+CFLAGS  += -Wall -Wextra -D_GNU_SOURCE -Werror=implicit-function-declaration
 KSRC    := build/ksrc
-TEST_CFLAGS := -O2 -g -Wall -D_GNU_SOURCE -isystem $(KSRC)/tools/testing/selftests -Iinclude -Iuserspace/lib
+TEST_CFLAGS := -O2 -g -Wall -D_GNU_SOURCE -Werror=implicit-function-declaration -isystem $(KSRC)/tools/testing/selftests -Iinclude -Iuserspace/lib
 LIB_SRCS    := $(wildcard userspace/lib/*.c)
 LIB_OBJS    := $(patsubst %.c,build/%.o,$(LIB_SRCS))
 LIB         := build/userspace/libcmk.a

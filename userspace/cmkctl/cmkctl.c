@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -1769,6 +1770,10 @@ int main(int argc, char *argv[])
 {
 	const struct command *c;
 
+	/* PINs, volume keys and DEKs pass through: no core dump, no ptrace
+	 * by the same user.
+	 */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (argc < 2) {
 		error("no command given");
 		usage(stderr);

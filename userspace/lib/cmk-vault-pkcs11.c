@@ -35,6 +35,7 @@
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#include "cmk-hdr.h"
 #include "cmk-vault.h"
 
 #define CMK_P11_DEFAULT_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
@@ -73,7 +74,7 @@ struct cmk_p11 {
 	bool login_required;
 	bool broken;
 	int sha256_ok;		/* -1 unknown, 0 no, 1 yes */
-	char *pin;		/* mlocked, CMK_P11_PIN_MAX bytes, or NULL */
+	char *pin;		/* cmk_secure_alloc(), CMK_P11_PIN_MAX bytes, or NULL */
 };
 
 /* The attributes of a private key, read in one C_GetAttributeValue. */
@@ -1100,11 +1101,7 @@ static bool cmk_p11_sha256_ok(struct cmk_p11 *p,
 
 static void cmk_p11_free(struct cmk_p11 *p)
 {
-	if (p->pin) {
-		explicit_bzero(p->pin, CMK_P11_PIN_MAX);
-		munlock(p->pin, CMK_P11_PIN_MAX);
-		free(p->pin);
-	}
+	cmk_secure_free(p->pin);
 	cmk_pkcs11_uri_free(&p->uri);
 	free(p);
 }
@@ -1127,11 +1124,11 @@ static int cmk_p11_read_pin(struct cmk_p11 *p,
 	}
 	if (src == CMK_VAULT_PIN_NONE)
 		return 0;
-	p->pin = calloc(1, CMK_P11_PIN_MAX);
+	/* Locked, wiped when freed, left out of core dumps. */
+	p->pin = cmk_secure_alloc(CMK_P11_PIN_MAX);
 	if (!p->pin)
 		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-					   "out of memory");
-	mlock(p->pin, CMK_P11_PIN_MAX);
+					   "cannot lock memory for the PIN (RLIMIT_MEMLOCK?)");
 	return cmk_vault_read_pin(src, arg, p->pin, CMK_P11_PIN_MAX, err);
 }
 
