@@ -198,7 +198,7 @@ TEST(good_comments_blank_lines_tabs)
 		"a\t/dev/vda   # trailing comment\n"
 		"  b \t\t /dev/disk/by-id/virtio-b\t-\t-   \n"
 		"#c /dev/vdc\n"
-		"c /dev/vdc pkcs11:object=k#frag";
+		"c /dev/disk/by-label/a#b pkcs11:object=k";
 	struct cmk_tab tab;
 	struct reports r;
 
@@ -212,7 +212,8 @@ TEST(good_comments_blank_lines_tabs)
 	EXPECT_EQ(NULL, tab.entries[1].kek_uri);
 	EXPECT_EQ(6, tab.entries[1].line);
 	/* '#' inside a field does not start a comment. */
-	EXPECT_STREQ("pkcs11:object=k#frag", tab.entries[2].kek_uri);
+	EXPECT_STREQ("/dev/disk/by-label/a#b", tab.entries[2].device);
+	EXPECT_STREQ("pkcs11:object=k", tab.entries[2].kek_uri);
 	EXPECT_EQ(8, tab.entries[2].line);
 	cmk_tab_free(&tab);
 }
@@ -276,7 +277,7 @@ TEST(good_dash_fields_and_three_fields)
 	ASSERT_EQ(0, parse("a /dev/vda -\n"
 			   "b /dev/vdb - -\n"
 			   "c /dev/vdc - read-only\n"
-			   "d /dev/vdd kmip://kms.example:5696/key-1\n"
+			   "d /dev/vdd pkcs11:token=t;id=%01;type=private\n"
 			   "e /dev/vde pkcs11:object=k -\n",
 			   &tab, &r)) TH_LOG("%s", r.msg[0]);
 	ASSERT_EQ(5, tab.count);
@@ -286,7 +287,7 @@ TEST(good_dash_fields_and_three_fields)
 	expect_defaults(_metadata, &tab.entries[1]);
 	EXPECT_EQ(NULL, tab.entries[2].kek_uri);
 	EXPECT_TRUE(tab.entries[2].read_only);
-	EXPECT_STREQ("kmip://kms.example:5696/key-1", tab.entries[3].kek_uri);
+	EXPECT_STREQ("pkcs11:token=t;id=%01;type=private", tab.entries[3].kek_uri);
 	expect_defaults(_metadata, &tab.entries[3]);
 	EXPECT_STREQ("pkcs11:object=k", tab.entries[4].kek_uri);
 	expect_defaults(_metadata, &tab.entries[4]);
@@ -481,6 +482,18 @@ TEST(uri_without_scheme)
 	CHECK_BAD("a /dev/vdb 1pkcs11:object=y", 1, "no scheme");
 	CHECK_BAD("a /dev/vdb /etc/cmk/kek:1", 1, "no scheme");
 	CHECK_BAD("a /dev/vdb pk_cs11:object=y", 1, "no scheme");
+}
+
+/* The backend's own parser: what cmkd could never open is a bad line. */
+TEST(uri_backend_checks)
+{
+	CHECK_BAD("a /dev/vdb kmip://kms.example:5696/key-1", 1,
+		  "no vault backend for this URI scheme");
+	CHECK_BAD("a /dev/vdb pkcs11:object=k;colour=red", 1, "malformed pkcs11: URI");
+	CHECK_BAD("a /dev/vdb pkcs11:object=k#frag", 1, "malformed pkcs11: URI");
+	CHECK_BAD("a /dev/vdb pkcs11:object=k?modul-path=/m.so", 1, "malformed pkcs11: URI");
+	CHECK_BAD("a /dev/vdb pkcs11:object=k;type=public", 1, "type=private");
+	CHECK_BAD("a /dev/vdb pkcs11:token=t", 1, "names no key");
 }
 
 TEST(uri_too_long)

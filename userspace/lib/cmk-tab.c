@@ -423,6 +423,8 @@ static int cmk_tab_device(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 static int cmk_tab_kek(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 		       const char *s)
 {
+	const char *why;
+
 	if (!strcmp(s, "-"))
 		return 0;
 	/* Not quoted: the URI holds a PIN. */
@@ -439,6 +441,10 @@ static int cmk_tab_kek(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 	    s[strspn(s, CMK_TAB_SCHEME_CHARS)] != ':') {
 		cmk_tab_bad(c, "bad KEK URI '%s': no scheme (<scheme>:..., e.g. pkcs11:...)",
 			    cmk_tab_show(c, s));
+		return 0;
+	}
+	if (cmk_vault_check_uri(s, &why)) {
+		cmk_tab_bad(c, "bad KEK URI '%s': %s", cmk_tab_show(c, s), why);
 		return 0;
 	}
 	e->kek_uri = strdup(s);

@@ -1132,13 +1132,37 @@ static int cmk_p11_read_pin(struct cmk_p11 *p,
 	return cmk_vault_read_pin(src, arg, p->pin, CMK_P11_PIN_MAX, err);
 }
 
+/* Parse @uri into @u; NULL, or why it cannot name a KEK. */
+static const char *cmk_p11_uri_problem(const char *uri,
+				       struct cmk_pkcs11_uri *u)
+{
+	if (cmk_pkcs11_uri_parse(uri, u))
+		return "malformed pkcs11: URI (bad syntax, or an unknown or repeated attribute)";
+	if (u->has_pin_value)
+		return "pin-value in a URI is refused; use pin-source, the keyring or a prompt";
+	if (u->type && strcmp(u->type, "private"))
+		return "the URI must name a private key (type=private)";
+	if (!u->object && !u->has_id)
+		return "the URI names no key (object= or id=)";
+	return NULL;
+}
+
+static int cmk_p11_check_uri(const char *uri, const char **why)
+{
+	struct cmk_pkcs11_uri u;
+
+	*why = cmk_p11_uri_problem(uri, &u);
+	cmk_pkcs11_uri_free(&u);
+	return *why ? -EINVAL : 0;
+}
+
 static int cmk_p11_open(struct cmk_vault *v, const char *uri,
 			const struct cmk_vault_options *opt,
 			struct cmk_vault_error *err)
 {
 	struct cmk_p11 *p;
 	char path[4096];
-	const char *module;
+	const char *module, *why;
 	size_t i;
 	int ret;
 
@@ -1147,24 +1171,9 @@ static int cmk_p11_open(struct cmk_vault *v, const char *uri,
 		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 					   "out of memory");
 	p->sha256_ok = -1;
-	if (cmk_pkcs11_uri_parse(uri, &p->uri)) {
-		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-					  "malformed pkcs11: URI");
-		goto out;
-	}
-	if (p->uri.has_pin_value) {
-		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-					  "pin-value in a URI is refused; use pin-source, the keyring or a prompt");
-		goto out;
-	}
-	if (p->uri.type && strcmp(p->uri.type, "private")) {
-		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-					  "the URI must name a private key (type=private)");
-		goto out;
-	}
-	if (!p->uri.object && !p->uri.has_id) {
-		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-					  "the URI names no key (object= or id=)");
+	why = cmk_p11_uri_problem(uri, &p->uri);
+	if (why) {
+		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0, "%s", why);
 		goto out;
 	}
 	module = opt->module ?: p->uri.module_path;
@@ -1340,4 +1349,5 @@ const struct cmk_vault_ops cmk_vault_pkcs11_ops = {
 	.wrap		= cmk_p11_wrap,
 	.unwrap		= cmk_p11_unwrap,
 	.list_versions	= cmk_p11_list_versions,
+	.check_uri	= cmk_p11_check_uri,
 };

@@ -111,6 +111,28 @@ int cmk_vault_set_error(struct cmk_vault_error *err,
 }
 
 /**
+ * cmk_vault_check_uri() - check a KEK URI with its backend's own parser
+ * @uri: key URI
+ * @why: what is wrong, on failure
+ *
+ * Nothing is loaded or contacted: the scheme must be one a backend serves
+ * and the rest what that backend accepts (cmkd --check, cmktab).
+ *
+ * Return: 0, -ENOENT (no backend for the scheme) or -EINVAL.
+ */
+int cmk_vault_check_uri(const char *uri, const char **why)
+{
+	const struct cmk_vault_ops *ops = cmk_vault_backend(uri);
+
+	if (!ops) {
+		*why = "no vault backend for this URI scheme (known: pkcs11:)";
+		return -ENOENT;
+	}
+	*why = NULL;
+	return ops->check_uri ? ops->check_uri(uri, why) : 0;
+}
+
+/**
  * cmk_vault_backend() - the backend serving a URI
  * @uri: key URI
  *

@@ -205,6 +205,8 @@ struct cmk_vault;
  *	not enforce dates
  * @list_versions: up to @max versions of the key into @vers, the number
  *	found into *@count (may exceed @max)
+ * @check_uri: whether a URI is one this backend can open (syntax and
+ *	attributes, nothing contacted); *@why says what is wrong
  *
  * Every op fills @err on failure and returns a negative errno.
  */
@@ -229,6 +231,7 @@ struct cmk_vault_ops {
 	int (*list_versions)(struct cmk_vault *v,
 			     struct cmk_vault_version *vers, size_t max,
 			     size_t *count, struct cmk_vault_error *err);
+	int (*check_uri)(const char *uri, const char **why);
 };
 
 /**
@@ -284,6 +287,7 @@ const char *cmk_vault_class_name(enum cmk_vault_class cls);
 int cmk_vault_class_errno(enum cmk_vault_class cls);
 const char *cmk_vault_alg_name(enum cmk_vault_alg alg);
 const struct cmk_vault_ops *cmk_vault_backend(const char *uri);
+int cmk_vault_check_uri(const char *uri, const char **why);
 int cmk_vault_set_error(struct cmk_vault_error *err,
 			enum cmk_vault_class cls, unsigned long code,
 			const char *fmt, ...)
