@@ -612,7 +612,8 @@ def main():
         except SyntaxError as e:
             errors.append(str(e))
 
-    skip = builtins() | found.functions | project_programs()
+    own = project_programs()
+    skip = builtins() | found.functions | own
     stdlib = stdlib_modules()
     bad, table = [], []
 
@@ -637,7 +638,7 @@ def main():
             continue
         judge("program", name, which(name), ws)
     for path, ws in sorted(found.paths.items()):
-        if os.path.basename(path) in project_programs() and not os.path.exists(path):
+        if os.path.basename(path) in own and not os.path.exists(path):
             continue
         if path.endswith("/") or os.path.isdir(path):
             continue    # a directory: what is in it is looked up by name
@@ -664,7 +665,7 @@ def main():
         print(f"deps-check: {b}")
     print(f"# deps-check: {nfiles} files, {len(table)} programs, paths and modules, "
           f"{len(bad)} not installed by scripts/deps.sh, {len(found.unresolved)} "
-          f"command words left unresolved")
+          f"left unresolved (command words through variables, absent candidate paths)")
     return 1 if bad or errors else 0
 
 

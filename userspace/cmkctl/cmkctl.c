@@ -269,7 +269,7 @@ static int open_dev(const char *path, int flags, int *fdp)
 	if ((flags & O_ACCMODE) == O_RDWR && !stat(path, &st) &&
 	    S_ISBLK(st.st_mode))
 		flags |= O_EXCL;
-	fd = cmk_dev_open(path, flags);
+	fd = cmk_file_open(path, flags, CMK_FILE_REG | CMK_FILE_BLK, &st);
 	if (fd == -ENOTBLK || fd == -EISDIR) {
 		error("%s: not a block device or regular file", path);
 		return EXIT_USAGE;

@@ -113,19 +113,6 @@ void cmkd_ctl_close(struct cmkd *d)
 	d->ctl_fd = -1;
 }
 
-/* A regular file for reading, never blocking (a FIFO is refused). */
-static int cmkd_open_regular(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 static void cmkd_json_time(struct cmkd_buf *b, time_t t)
 {
 	char stamp[32];
@@ -148,12 +135,14 @@ static void cmkd_json_audit(struct cmkd *d, const struct cmkd_volume *v,
 	const char *found[CMKD_AUDIT_SHOWN];
 	char needle[CMK_UUID_STR_LEN + 16], *buf, *line, *end;
 	size_t nfound = 0, i;
+	struct stat st;
 	ssize_t n;
 	off_t size;
 	int fd;
 
 	cmkd_buf_printf(b, "[");
-	fd = v->uuid[0] && path ? cmkd_open_regular(path) : -1;
+	fd = v->uuid[0] && path ?
+	     cmk_file_open(path, O_RDONLY, CMK_FILE_REG, &st) : -1;
 	buf = fd >= 0 ? malloc(CMKD_AUDIT_TAIL + 1) : NULL;
 	if (buf) {
 		size = lseek(fd, 0, SEEK_END);

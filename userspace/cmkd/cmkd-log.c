@@ -170,10 +170,8 @@ static void cmkd_journal_send(const char *msg, int prio,
 void cmkd_log(int prio, const struct cmkd_volume *v, const char *event,
 	      const char *fmt, ...)
 {
-	char msg[1024], line[1200];
+	char raw[1024], msg[1024], line[1200];
 	va_list ap;
-
-	char raw[1024];
 
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);

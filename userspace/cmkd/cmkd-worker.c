@@ -94,6 +94,7 @@ static int cmkd_job_header(struct cmkd_job *job)
 	const char *src;
 	struct cmk_hdr_read_info info;
 	char u[CMK_UUID_STR_LEN];
+	struct stat st;
 	int fd, ret;
 
 	if (job->device) {
@@ -112,7 +113,7 @@ static int cmkd_job_header(struct cmkd_job *job)
 					     job->uuid);
 	}
 	src = job->header ? job->header : job->dev;
-	fd = cmk_dev_open(src, O_RDONLY);
+	fd = cmk_file_open(src, O_RDONLY, CMK_FILE_REG | CMK_FILE_BLK, &st);
 	if (fd < 0)
 		return cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, fd, "opening %s: %s", src,
 				     fd == -ENOTBLK ?

@@ -713,30 +713,25 @@ int cmk_tab_load(const char *path, struct cmk_tab *tab,
 	int fd, r;
 
 	memset(tab, 0, sizeof(*tab));
-	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		r = -errno;
-		goto out;
-	}
-	r = 1;
-	if (!S_ISREG(st.st_mode)) {
+	fd = cmk_file_open(path, O_RDONLY, CMK_FILE_REG, &st);
+	if (fd == -ENOTBLK) {
 		cmk_tab_report_file(report, arg, path, "not a regular file");
-		goto out;
+		return 1;
 	}
-	if (st.st_uid != geteuid()) {
+	if (fd < 0)
+		return fd;
+	r = cmk_file_trusted(&st);
+	if (r == -EPERM)
 		cmk_tab_report_file(report, arg, path,
 				    "owned by uid %u, not %u: refusing it",
 				    (unsigned int)st.st_uid,
 				    (unsigned int)geteuid());
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	else if (r == -EACCES)
 		cmk_tab_report_file(report, arg, path,
 				    "group- or world-writable (mode %04o): refusing it (chmod go-w)",
 				    (unsigned int)(st.st_mode & 07777));
+	if (r) {
+		r = 1;
 		goto out;
 	}
 	r = cmk_tab_read(fd, st.st_size, &buf, &len);

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "cmk-file.h"
 #include "cmk-vault.h"
 
 static const struct cmk_vault_ops *const cmk_vault_backends[] = {
@@ -675,20 +675,17 @@ static int cmk_pin_from_file(const char *path, char *pin, size_t size,
 	int fd, ret = 0;
 
 	*why = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode))
+	fd = cmk_file_open(path, O_RDONLY, CMK_FILE_REG, &st);
+	if (fd == -ENOTBLK) {
 		*why = "not a regular file";
-	else if (st.st_uid != geteuid())
-		*why = "not owned by the user reading it";
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		*why = "group- or world-writable (chmod go-w)";
-	if (*why) {
+		return -EPERM;
+	}
+	if (fd < 0)
+		return fd;
+	ret = cmk_file_trusted(&st);
+	if (ret) {
+		*why = ret == -EPERM ? "not owned by the user reading it" :
+				       "group- or world-writable (chmod go-w)";
 		ret = -EPERM;
 		goto out;
 	}

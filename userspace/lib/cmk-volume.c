@@ -98,44 +98,6 @@ int cmk_dev_size(int fd, uint64_t *bytes)
 	return 0;
 }
 
-/**
- * cmk_dev_open() - open a block device or regular file, nothing else
- * @path: the device or file
- * @flags: O_RDONLY or O_RDWR (and O_EXCL)
- *
- * Opened without blocking, so that a FIFO named where a device is
- * expected is refused instead of hanging the caller; a directory, FIFO,
- * socket or character device gives -ENOTBLK.  The descriptor returned is
- * blocking and close-on-exec.
- *
- * Return: the descriptor, or a negative errno.
- */
-int cmk_dev_open(const char *path, int flags)
-{
-	struct stat st;
-	int fd, r;
-
-	fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		r = -errno;
-		goto fail;
-	}
-	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
-		r = -ENOTBLK;
-		goto fail;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
-		r = -errno;
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return r;
-}
-
 /* Bytes read by cmk_volume_probe(): up to the btrfs magic. */
 #define CMK_PROBE_LEN	(65536 + 64 + 8)
 

@@ -99,7 +99,6 @@ typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 /* cmk-volume.c */
 void cmk_uuid_format(const uint8_t *uuid, char buf[CMK_UUID_STR_LEN]);
 int cmk_dev_size(int fd, uint64_t *bytes);
-int cmk_dev_open(const char *path, int flags);
 int cmk_volume_probe(int fd, char *what, size_t size);
 int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 		      cmk_volume_progress_fn progress, void *arg,

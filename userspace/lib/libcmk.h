@@ -84,6 +84,9 @@ int cmk_json_text(const char *val, char *buf, size_t size);
 /* cmk-text.c: text for terminals, logs and the journal */
 #include "cmk-text.h"
 
+/* cmk-file.c: opening what a user names */
+#include "cmk-file.h"
+
 /* The on-disk header, DEK wrap and secure buffers; the vault backends. */
 #include "cmk-hdr.h"
 #include "cmk-vault.h"
