@@ -118,6 +118,18 @@ build/tests/host/vault_admin_test: tests/host/vault_admin_test.sh $(CMKCTL) $(SO
 # cmkd's host test: TAP shell script, run from build/tests/host/ like the rest.
 tests: build/tests/host/cmkd_test
 
+# The trust boundary's host test (the disk is the attacker's) and the
+# PKCS#11 module it must never see loaded.
+tests: build/tests/host/trust_test build/tests/host/modules/marker_pkcs11.so
+
+build/tests/host/trust_test: tests/host/trust_test.sh $(CMKD) $(CMKCTL) build/tests/host/modules/marker_pkcs11.so
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@
+
+build/tests/host/modules/%.so: tests/host/modules/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
+
 build/tests/host/cmkd_test: tests/host/cmkd_test.sh $(CMKD) $(CMKCTL)
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@

@@ -58,7 +58,7 @@ fi
 
 echo "== host tests"
 for t in build/tests/host/*; do
-	[ -x "$t" ] || continue
+	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=host/$(basename "$t")
 	"$t" >"$results/$(basename "$t").tap" 2>&1
 	count "$name" "$results/$(basename "$t").tap" $?

@@ -66,7 +66,7 @@ cat >"$tmp/alert" <<EOF
 echo "ALERT: volume \$CMK_VOLUME is \$CMK_EVENT at \$CMK_TIME: \$CMK_REASON" >>"$tmp/alerts"
 EOF
 chmod 755 "$tmp/alert"
-(umask 077; echo "$name $disk - poll=2s,lease=6s,grace=6s,alert=$tmp/alert" >"$tmp/cmktab")
+(umask 077; echo "$name $disk - module=p11-kit-client,pin-file=$vault/pin,poll=2s,lease=6s,grace=6s,alert=$tmp/alert" >"$tmp/cmktab")
 run cat "$tmp/cmktab"
 cmkd --foreground --config "$tmp/cmktab" --socket "$sock" \
 	--audit-log "$tmp/audit.log" 2>"$tmp/cmkd.log" &

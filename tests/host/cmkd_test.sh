@@ -58,7 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=42
+PLAN=46
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -278,6 +278,80 @@ check "protocol: request without a newline -> error, not terminated" \
 raw "$S" close
 check "protocol: close without a name -> error, bad request" \
 	'[ $rc = 0 ] && jq "$T/out" "d[\"result\"] == \"error\" and \"bad request\" in d[\"reason\"]"'
+
+# ---- slow clients ----
+# A root client trickling its request one byte every 1.5 s used to hold the
+# main loop (lease renewals included) for as long as it liked.  Now each
+# connection has 2 s for its request: the trickler is dropped, and other
+# clients are answered at once all along.  Then 17 idle connections: the
+# 17th is refused (16 at most), and once their 2 s are up status works.
+SLOW='
+import json, socket, sys, threading, time
+path = sys.argv[1]
+res = {}
+def trickle():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    t0 = time.monotonic()
+    try:
+        for _ in range(8):
+            s.send(b"s")
+            s.settimeout(1.5)
+            try:
+                if s.recv(100) == b"":
+                    break
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    res["trickle_dropped_s"] = round(time.monotonic() - t0, 2)
+th = threading.Thread(target=trickle)
+th.start()
+worst = 0.0
+while th.is_alive():
+    t0 = time.monotonic()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(path)
+    c.sendall(b"status\n")
+    out = b""
+    while not out.endswith(b"\n"):
+        b = c.recv(65536)
+        if not b:
+            break
+        out += b
+    json.loads(out)
+    c.close()
+    worst = max(worst, time.monotonic() - t0)
+    time.sleep(0.3)
+res["status_worst_s"] = round(worst, 3)
+idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(17)]
+for c in idle:
+    c.connect(path)
+time.sleep(0.5)
+idle[-1].settimeout(2)
+res["17th"] = idle[-1].recv(200).decode(errors="replace")
+time.sleep(3)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.settimeout(5)
+c.connect(path)
+c.sendall(b"status\n")
+res["after"] = json.loads(c.makefile().readline()).get("cmkd", {}).get("pid")
+print(json.dumps(res))
+'
+rc=0
+timeout 60 "$PY" -I -c "$SLOW" "$S" >"$T/slow.json" 2>"$T/err" || rc=$?
+cp "$T/slow.json" "$T/out"
+diag "slow clients: $(cat "$T/slow.json")"
+check "a client trickling its request (1 byte / 1.5 s) is dropped within 2-4 s, and logged" \
+	'[ $rc = 0 ] && jq "$T/slow.json" "2.0 <= d[\"trickle_dropped_s\"] <= 4.0" &&
+	 grep -q "took longer than 2000 ms to send its request; dropped" "$T/cmkd.log"'
+check "meanwhile every other client's status is answered within 1 s" \
+	'jq "$T/slow.json" "d[\"status_worst_s\"] < 1.0"'
+check "17 idle connections: the 17th is refused, too many control connections" \
+	'jq "$T/slow.json" "\"too many control connections\" in d[\"17th\"]"'
+check "once the idle ones are dropped, status works again" \
+	'jq "$T/slow.json" "d[\"after\"] == $CMKD_PID"'
 
 # ---- sd_notify, on a second instance ----
 LISTEN='

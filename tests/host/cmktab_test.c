@@ -78,6 +78,7 @@ static void expect_defaults(struct __test_metadata *_metadata,
 	EXPECT_EQ(SEC(60), e->retry_max_ms);
 	EXPECT_EQ(NULL, e->header);
 	EXPECT_EQ(NULL, e->pin_file);
+	EXPECT_EQ(NULL, e->module);
 	EXPECT_EQ(NULL, e->alert);
 	EXPECT_EQ(NULL, e->audit_log);
 	EXPECT_FALSE(e->read_only);
@@ -225,7 +226,8 @@ TEST(good_every_option)
 		"pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/cmk/pin "
 		"poll=1500ms,lease=2m,grace=0,retry-max=1h,header=/etc/cmk/hdr.img,"
 		"pin-file=/etc/cmk/pin,alert=/usr/local/sbin/cmk-alert,"
-		"audit-log=/var/log/cmk/audit.log,read-only,allow-discards,auto-revalidate\n";
+		"audit-log=/var/log/cmk/audit.log,read-only,allow-discards,auto-revalidate,"
+		"module=p11-kit-client\n";
 	const struct cmk_tab_entry *e;
 	struct cmk_tab tab;
 	struct reports r;
@@ -244,6 +246,7 @@ TEST(good_every_option)
 	EXPECT_EQ(SEC(3600), e->retry_max_ms);
 	EXPECT_STREQ("/etc/cmk/hdr.img", e->header);
 	EXPECT_STREQ("/etc/cmk/pin", e->pin_file);
+	EXPECT_STREQ("p11-kit-client", e->module);
 	EXPECT_STREQ("/usr/local/sbin/cmk-alert", e->alert);
 	EXPECT_STREQ("/var/log/cmk/audit.log", e->audit_log);
 	EXPECT_TRUE(e->read_only);
@@ -388,6 +391,11 @@ TEST(bad_names)
 {
 	char longname[160];
 
+	CHECK_BAD("a /dev/vdb - module=lib/x.so", 1, "must be absolute");
+	CHECK_BAD("a /dev/vdb - module=.hidden", 1, "a PKCS#11 module is an absolute path or a name");
+	CHECK_BAD("a /dev/vdb - module=a;b", 1, "a PKCS#11 module is an absolute path or a name");
+	CHECK_BAD("a /dev/vdb - module=", 1, "a PKCS#11 module is an absolute path or a name");
+	CHECK_BAD("a /dev/vdb - module=/m.so,module=/n.so", 1, "duplicate option 'module'");
 	CHECK_BAD("a/b /dev/vdb", 1, "bad name 'a/b'");
 	CHECK_BAD("a:b /dev/vdb", 1, "only A-Z a-z 0-9 . _ + - are allowed");
 	CHECK_BAD("# x\nn\xc3\xa9 /dev/vdb", 2, "bad name");

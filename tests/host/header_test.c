@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -424,6 +425,80 @@ static void flip(int fd, off_t off)
 		if (pwrite(fd, &c, 1, off) != 1)
 			perror("pwrite");
 	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The copy B scan bomb: copy A gone, and plausible fixed parts (right
+ * magic, sane geometry, a copy size equal to their offset, wrong checksum)
+ * planted where the scan looks.  The scan used to read and checksum every
+ * one in full: quadratic, hours for the 128 MiB window.  Now it looks at
+ * fixed parts in one pass and checksums at most two copies.  Both layouts
+ * an attacker would choose: a candidate at every 4 KiB, and two candidates
+ * at the largest offsets (the most expensive to check).  The times are
+ * printed; the bound asserted is only far below the quadratic scan's.
+ */
+static void plant(int fd, const uint8_t *fixed, uint64_t off)
+{
+	uint8_t b[4096];
+
+	memcpy(b, fixed, sizeof(b));
+	D(b)->copy_size = htole64(off);
+	if (pwrite(fd, b, sizeof(b), off) != (ssize_t)sizeof(b))
+		perror("pwrite");
+}
+
+TEST(copy_b_scan_bounded)
+{
+	char path[] = "/tmp/header_test.XXXXXX";
+	struct cmk_hdr_read_info info;
+	struct cmk_hdr *r = (void *)1;
+	size_t len;
+	uint8_t *fixed = mk_copy(1, &len);
+	uint64_t off, top = CMK_HDR_COPY_MAX - 4096;
+	double t0, every, two;
+	int fd;
+
+	ASSERT_NE(NULL, fixed);
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+
+	/* A candidate at every 4 KiB up to the largest copy size. */
+	for (off = 8192; off <= top; off += 4096)
+		plant(fd, fixed, off);
+	t0 = now_s();
+	EXPECT_NE(0, cmk_hdr_read(fd, &r, &info));
+	every = now_s() - t0;
+	EXPECT_EQ(NULL, r);
+	EXPECT_EQ(-ENOMSG, info.err[0]);
+	EXPECT_NE(NULL, strstr(info.why[1], "more candidates than a scan checks"))
+		TH_LOG("copy B: %s", info.why[1]);
+
+	/* Two candidates, 128 MiB copies each (a sparse file). */
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	ASSERT_EQ(0, ftruncate(fd, 2 * CMK_HDR_COPY_MAX));
+	plant(fd, fixed, top - 4096);
+	plant(fd, fixed, top);
+	t0 = now_s();
+	EXPECT_EQ(-EBADMSG, cmk_hdr_read(fd, &r, &info));
+	two = now_s() - t0;
+	EXPECT_STREQ("checksum mismatch", info.why[1]);
+	EXPECT_EQ((int64_t)top, info.offset[1]);
+
+	TH_LOG("crafted copy B candidates rejected: every 4 KiB (%llu) in %.3f s, two 128 MiB ones in %.3f s",
+	       (unsigned long long)((top - 8192) / 4096 + 1), every, two);
+	EXPECT_GT(30.0, every);
+	EXPECT_GT(30.0, two);
+	close(fd);
+	free(fixed);
 }
 
 TEST(two_copies_fresh_write)

@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -894,6 +895,69 @@ TEST(uri_redact)
 	ASSERT_EQ(0, cmk_vault_uri_redact("pkcs11:object=k?pin-value=1234", buf, sizeof(buf)));
 	EXPECT_STREQ("pkcs11:object=k", buf);
 	EXPECT_EQ(-ENOSPC, cmk_vault_uri_redact("pkcs11:object=k", buf, 8));
+}
+
+TEST(uri_key)
+{
+	char buf[64];
+
+	ASSERT_EQ(0, cmk_vault_uri_key("pkcs11:token=t;object=k?module-path=/m.so&pin-source=/p", buf, sizeof(buf)));
+	EXPECT_STREQ("pkcs11:token=t;object=k", buf);
+	ASSERT_EQ(0, cmk_vault_uri_key("pkcs11:object=k", buf, sizeof(buf)));
+	EXPECT_STREQ("pkcs11:object=k", buf);
+	EXPECT_EQ(-ENOSPC, cmk_vault_uri_key("pkcs11:object=k?x", buf, 15));
+	ASSERT_EQ(0, cmk_vault_uri_key("pkcs11:object=k?x", buf, 16));
+}
+
+/* A URI from a device may name its key only: refused before any loading. */
+TEST(device_uri_refused)
+{
+	static const char *const bad[] = {
+		"pkcs11:object=k?module-path=/tmp/evil.so",
+		"pkcs11:object=k?module-name=evil",
+		"pkcs11:object=k?pin-source=file:/dev/tty",
+		"pkcs11:object=k?x-anything=1",
+		"pkcs11:object=k?",
+	};
+	struct cmk_vault_options opt = { .device_uri = true };
+	struct cmk_vault_error err;
+	struct cmk_vault *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, cmk_vault_open(bad[i], &opt, NULL, &v, &err))
+			TH_LOG("accepted %s", bad[i]);
+		EXPECT_EQ(CMK_VAULT_CONFIG, err.cls);
+		EXPECT_NE(NULL, strstr(err.msg, "a device may only name its key"))
+			TH_LOG("%s: %s", bad[i], err.msg);
+	}
+	EXPECT_EQ(-EINVAL, cmk_vault_open(bad[0], &opt, NULL, &v, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "sets module-path=:"));
+}
+
+TEST(module_resolve)
+{
+	char path[PATH_MAX];
+	const char *why;
+
+	ASSERT_EQ(0, cmk_vault_pkcs11_module("/opt/m.so", path, sizeof(path), &why));
+	EXPECT_STREQ("/opt/m.so", path);
+	EXPECT_EQ(-EINVAL, cmk_vault_pkcs11_module("opt/m.so", path, sizeof(path), &why));
+	EXPECT_NE(NULL, strstr(why, "must be absolute"));
+	EXPECT_EQ(-EINVAL, cmk_vault_pkcs11_module("..", path, sizeof(path), &why));
+	EXPECT_EQ(-EINVAL, cmk_vault_pkcs11_module("a b", path, sizeof(path), &why));
+	EXPECT_EQ(-ENOENT, cmk_vault_pkcs11_module("no-such-module-x", path, sizeof(path), &why));
+	EXPECT_NE(NULL, strstr(why, "no such PKCS#11 module"));
+	/* Debian's softhsm2 registers itself with p11-kit. */
+	if (!access("/usr/share/p11-kit/modules/softhsm2.module", R_OK)) {
+		ASSERT_EQ(0, cmk_vault_pkcs11_module("softhsm2", path, sizeof(path), &why)) TH_LOG("%s", why);
+		EXPECT_NE(NULL, strstr(path, "libsofthsm2.so"));
+	}
+	/* p11-kit-client.so is installed in the module directory. */
+	if (!access("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so", R_OK)) {
+		ASSERT_EQ(0, cmk_vault_pkcs11_module("p11-kit-client", path, sizeof(path), &why));
+		EXPECT_STREQ("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so", path);
+	}
 }
 
 TEST(class_names)

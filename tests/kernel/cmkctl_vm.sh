@@ -27,7 +27,7 @@ LIN=cmklin$CMK_TAG
 MNT=$CMK_TMP/mnt
 export PATH=$PATH:/sbin:/usr/sbin
 
-PLAN=64
+PLAN=66
 tap_plan $PLAN
 
 if [ ! -x "$CMKCTL" ] || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
@@ -64,7 +64,7 @@ mapped() {
 	dmsetup info "$1" >/dev/null 2>&1
 }
 open_vol() {
-	run open "$DEV" "$NAME" "$@"
+	run open "$DEV" "$NAME" "${PINF[@]}" "$@"
 	[ "$rc" = 0 ] && CMK_DEVS+=("$NAME")
 	settle
 }
@@ -103,6 +103,9 @@ if ! vault "$CMK_TMP/v1" >/dev/null; then
 	exit 1
 fi
 URI1=$CMK_KEK_URI
+# The header names the key only: the PIN comes from here (and the module is
+# the default, SoftHSM2 in process).
+PINF=(--pin-file "$CMK_TMP/v1/pin")
 
 # --- format, open, ext4, close, open ---------------------------------------
 run format "$DEV" --kek "$URI1" --extent-size 4M --label vm --json
@@ -139,10 +142,10 @@ tpoint "status --json lists the mapping" \
 run status
 tpoint "status (text) lists the mapping" '[ $rc = 0 ] && grep -q "^$NAME .*available .*CMK-$UUID" "$CMK_TMP/out"'
 
-run open "$DEV" "$NAME2"
+run open "$DEV" "$NAME2" "${PINF[@]}"
 tpoint "open of a volume already open: refused, names the mapping" \
 	'[ $rc = 2 ] && grep -q "already open as $NAME" "$CMK_TMP/err" && ! mapped "$NAME2"'
-run open "$DEV" "$NAME"
+run open "$DEV" "$NAME" "${PINF[@]}"
 tpoint "open onto an existing name: refused" '[ $rc = 2 ] && grep -q "already exists" "$CMK_TMP/err"'
 
 check "mkfs.ext4 on the mapping" mkfs.ext4 -q -F "$NODE"
@@ -168,7 +171,7 @@ check "files intact after close and open" sha_check
 check "umount" umount "$MNT"
 
 # --- recovery-table: stock dm-crypt reads the same bytes ---------------------
-run recovery-table "$DEV" --load-keys
+run recovery-table "$DEV" --load-keys "${PINF[@]}"
 cp "$CMK_TMP/out" "$CMK_TMP/rec.table"
 tpoint "recovery-table --load-keys: one dm-crypt line per extent" \
 	'[ $rc = 0 ] && [ "$(grep -c " crypt aes-xts-plain64 :64:logon:cmk:$UUID:[0-9]* " "$CMK_TMP/rec.table")" = "$NEXT" ]'
@@ -240,7 +243,7 @@ run format "$DEV2" --header "$HDR" --kek "$URI1" --extent-size 1M --data-unit 51
 tpoint "format with a detached header, 512-byte unit, 1 MiB extents" \
 	'[ $rc = 0 ] && jq "d[\"data_offset\"] == 0 and d[\"extent_count\"] == 16"'
 UUID2=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["uuid"])' <"$CMK_TMP/out" 2>/dev/null)
-run open "$DEV2" "$NAME2" --header "$HDR"
+run open "$DEV2" "$NAME2" --header "$HDR" "${PINF[@]}"
 [ "$rc" = 0 ] && CMK_DEVS+=("$NAME2")
 settle
 tpoint "open --header: data offset 0, 512-byte unit" \
@@ -248,7 +251,7 @@ tpoint "open --header: data offset 0, 512-byte unit" \
 NODE2=$(dm_node "$NAME2")
 head -c 16M /dev/urandom >"$CMK_TMP/data2"
 check "write 16 MiB through the mapping" direct_write "$NODE2" 0 4096 4096 <"$CMK_TMP/data2"
-run recovery-table "$DEV2" --header "$HDR" --load-keys
+run recovery-table "$DEV2" --header "$HDR" --load-keys "${PINF[@]}"
 cp "$CMK_TMP/out" "$CMK_TMP/rec2.table"
 tpoint "recovery-table --header: 16 lines, offsets from 0, no sector_size option" \
 	'[ $rc = 0 ] && [ "$(wc -l <"$CMK_TMP/rec2.table")" = 16 ] &&
@@ -261,6 +264,30 @@ dm_remove "$REC"
 drop_keys "cmk:$UUID2:" 16
 run close "$NAME2"
 tpoint "close" '[ $rc = 0 ] && ! mapped "$NAME2"'
+
+# --- a header rewritten to choose the module and PIN source -------------------
+# (tests/host/trust_test.sh has the rest.)  Its KEK URI names a library whose
+# constructor leaves a marker, and a FIFO: open and recovery-table refuse the
+# URI before anything is loaded or opened.
+EVIL=$CMK_TMP/evil.hdr
+MARKER_SO=$CMK_REPO/build/tests/host/modules/marker_pkcs11.so
+export CMK_TEST_MARKER=$CMK_TMP/marker
+cp "$HDR" "$EVIL"
+mkfifo "$CMK_TMP/pin.fifo"
+"$CMK_REPO/tests/host/hdr-set-uri.py" "$EVIL" \
+	"pkcs11:token=cmk;object=cmk-kek?module-path=$MARKER_SO&pin-source=file:$CMK_TMP/pin.fifo"
+rc=0
+timeout 20 "$CMKCTL" open "$DEV2" "$NAME2" --header "$EVIL" "${PINF[@]}" \
+	>"$CMK_TMP/out" 2>"$CMK_TMP/err" || rc=$?
+tpoint "open of a header whose URI sets module-path and pin-source: exit 3, says why, nothing loaded or mapped" \
+	'[ $rc = 3 ] && grep -q "sets module-path=, pin-source=: a device may only name its key" "$CMK_TMP/err" &&
+	 [ ! -e "$CMK_TEST_MARKER" ] && ! mapped "$NAME2"'
+rc=0
+timeout 20 "$CMKCTL" recovery-table "$DEV2" --header "$EVIL" --load-keys \
+	>"$CMK_TMP/out" 2>"$CMK_TMP/err" || rc=$?
+tpoint "recovery-table --load-keys of that header: exit 3, nothing loaded, no key added" \
+	'[ $rc = 3 ] && grep -q "a device may only name its key" "$CMK_TMP/err" &&
+	 [ ! -e "$CMK_TEST_MARKER" ] && ! grep -q "cmk:$UUID2:" /proc/keys'
 
 # --- read-only open ---------------------------------------------------------------
 open_vol --read-only --json

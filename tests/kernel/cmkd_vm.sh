@@ -11,7 +11,9 @@
 # revalidate, and every file written before the cause intact.  Also: cmkd
 # started with the vault down opens the volume once the vault answers; a
 # vault outage shorter than the grace tears nothing down; the control
-# socket refuses non-root clients; cmktab errors are reported per line.
+# socket refuses non-root clients, and a client trickling its requests
+# for three leases holds up neither the lease nor I/O; cmktab errors are
+# reported per line.
 
 # shellcheck disable=SC2034
 
@@ -38,7 +40,7 @@ LEASE_LIMIT=$((LEASE + 2))		# cmkd killed or stopped: lease + 2 s
 
 CAUSES="delete disable expire revoke-pin vault-kill cmkd-kill cmkd-stop"
 PER_CAUSE=8
-PLAN=$((10 + 7 * PER_CAUSE + 8))
+PLAN=$((11 + 7 * PER_CAUSE + 8))
 tap_plan $PLAN
 
 if [ ! -x "$CMKD" ] || [ ! -x "$CMKCTL" ] ||
@@ -191,7 +193,7 @@ chmod 755 "$CMK_TMP/alert.sh"
 	umask 077
 	cat >"$TAB" <<EOF
 # cmkd_vm.sh
-$NAME $DEV - poll=${POLL}s,lease=${LEASE}s,grace=${GRACE}s,retry-max=${RETRY_MAX}s,alert=$CMK_TMP/alert.sh
+$NAME $DEV - module=p11-kit-client,pin-file=$VDIR/pin,poll=${POLL}s,lease=${LEASE}s,grace=${GRACE}s,retry-max=${RETRY_MAX}s,alert=$CMK_TMP/alert.sh
 EOF
 	printf 'bad1 relative/dev\nbad2 /dev/x - poll=0s\n' >"$CMK_TMP/badtab"
 )
@@ -262,6 +264,45 @@ if command -v setpriv >/dev/null; then
 else
 	skip "control socket refuses a non-root client" "no setpriv"
 fi
+
+# A root client trickling requests one byte every 1.5 s, reconnecting each
+# time it is dropped, for three leases: every connection has 2 s for its
+# request, so the main loop renews the lease all along and I/O goes on.
+TRICKLE='
+import socket, sys, time
+end = time.monotonic() + float(sys.argv[2])
+drops = 0
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    try:
+        while time.monotonic() < end:
+            s.send(b"s")
+            s.settimeout(1.5)
+            try:
+                if s.recv(100) == b"":
+                    drops += 1
+                    break
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        drops += 1
+    s.close()
+print(drops)
+'
+start_reader
+drops=$("$PY" -I -c "$TRICKLE" "$SOCK" $((3 * LEASE)) 2>&1)
+kst=$(dmsetup status "$NAME" | awk '{ print $4 }')
+if kill -0 "$READER" 2>/dev/null && [ "$(vol_field state)" = available ] &&
+	[ "$kst" = available ] && [ "$drops" -ge 3 ] 2>/dev/null; then
+	ok "a client trickling requests for $((3 * LEASE)) s (3 leases): dropped $drops times, lease kept, I/O went on"
+else
+	not_ok "a client trickling requests for $((3 * LEASE)) s: lease kept" "drops=$drops" \
+		"kernel state=$kst" "$(tail -5 "$CMK_TMP/cmkd.log")"
+fi
+kill "$READER" 2>/dev/null
+wait "$READER" 2>/dev/null
+READER=''
 
 # A vault outage shorter than the grace: degraded at most, no teardown.
 # (Away from the stop to the end of serve: 2 s plus a second or two for

@@ -63,10 +63,10 @@ dm-cmk shell: Linux $kver, $(grep -q '^dm_cmk ' /proc/modules && echo "dm-cmk lo
 First session (README.md, "Try it by hand"):
   eval "\$(cmk-vault-softhsm create "\$CMK_VAULT_DIR")"
   cmkctl format /dev/vda --kek "\$CMK_KEK_URI"
-  cmkctl open /dev/vda data && mkfs.ext4 -q /dev/mapper/data
+  cmkctl open /dev/vda data --pin-file "\$CMK_VAULT_DIR/pin" && mkfs.ext4 -q /dev/mapper/data
 Later sessions:
   eval "\$(cmk-vault-softhsm status "\$CMK_VAULT_DIR")"
-  cmkctl open /dev/vda data
+  cmkctl open /dev/vda data --pin-file "\$CMK_VAULT_DIR/pin"
   mkdir -p /mnt/data && mount /dev/mapper/data /mnt/data
 Quit: exit, Ctrl-D or poweroff (clean: the kernel log is checked);
       Ctrl-A x kills the guest.

@@ -171,6 +171,7 @@ static uint64_t parse_size(const char *s)
 }
 
 struct vault_args {
+	const char *module;
 	const char *pin_file;
 	const char *pin_keyring;
 	bool pin_prompt;
@@ -180,11 +181,15 @@ struct vault_args {
 /* Long-only option codes of the PIN sources besides --pin-file. */
 #define OPT_PIN_KEYRING	0x100
 #define OPT_PIN_PROMPT	0x101
+#define OPT_MODULE	0x102
 #define PIN_OPTIONS \
+	{ "module", required_argument, NULL, OPT_MODULE }, \
 	{ "pin-file", required_argument, NULL, 'p' }, \
 	{ "pin-keyring", required_argument, NULL, OPT_PIN_KEYRING }, \
 	{ "pin-prompt", no_argument, NULL, OPT_PIN_PROMPT }
 #define PIN_HELP \
+	"      --module MODULE     PKCS#11 module: a path, or the name of one\n" \
+	"                          registered with p11-kit (default: SoftHSM2)\n" \
 	"      --pin-file FILE     read the token PIN from FILE\n" \
 	"      --pin-keyring DESC  the token PIN is the \"user\" key DESC in your\n" \
 	"                          keyrings (keyctl padd user DESC @u)\n" \
@@ -197,6 +202,9 @@ struct vault_args {
 static bool take_vault_option(int opt, struct vault_args *va)
 {
 	switch (opt) {
+	case OPT_MODULE:
+		va->module = optarg;
+		return true;
 	case 'p':
 		va->pin_file = optarg;
 		return true;
@@ -227,11 +235,17 @@ static void vault_options(const struct vault_args *va,
 		opt->pin = CMK_VAULT_PIN_PROMPT;
 		opt->pin_arg = "Token PIN: ";
 	}
+	opt->module = va->module;
 	opt->audit_path = va->audit_log;
 }
 
-static int open_vault(const char *uri, const struct vault_args *va,
-		      const char *uuid, struct cmk_vault **vp)
+/*
+ * Open the vault of @uri; @device_uri: @uri was read from a header, and may
+ * only name the key (cmk_vault_options).
+ */
+static int open_vault(const char *uri, bool device_uri,
+		      const struct vault_args *va, const char *uuid,
+		      struct cmk_vault **vp)
 {
 	struct cmk_vault_ctx ctx = { .uuid = uuid };
 	struct cmk_vault_options opt;
@@ -247,6 +261,7 @@ static int open_vault(const char *uri, const struct vault_args *va,
 		return EXIT_USAGE;
 	}
 	vault_options(va, &opt);
+	opt.device_uri = device_uri;
 	if (cmk_vault_open(uri, &opt, uuid ? &ctx : NULL, vp, &err)) {
 		if (cmk_vault_uri_redact(uri, safe, sizeof(safe)))
 			snprintf(safe, sizeof(safe), "(KEK URI)");
@@ -356,7 +371,7 @@ static int unlock_volume(const char *dev, const struct cmk_hdr *h,
 	int ret;
 
 	cmk_uuid_format(h->uuid, uuid);
-	ret = open_vault(kek ? kek : h->kek.uri, va, uuid, &v);
+	ret = open_vault(kek ? kek : h->kek.uri, !kek, va, uuid, &v);
 	if (ret)
 		return ret;
 	ret = cmk_volume_unlock(h, v, keys, &err);
@@ -570,7 +585,7 @@ static int cmd_format(int argc, char *argv[])
 	snprintf(h->label, sizeof(h->label), "%s", label);
 	cmk_uuid_format(h->uuid, uuid);
 
-	ret = open_vault(kek, &va, uuid, &v);
+	ret = open_vault(kek, false, &va, uuid, &v);
 	if (ret)
 		goto out;
 	/* Check the KEK before trusting a volume to it; remember its version. */
@@ -593,7 +608,13 @@ static int cmd_format(int argc, char *argv[])
 		goto out;
 	}
 	memcpy(h->kek.key_version, info.version, strlen(info.version) + 1);
-	cmk_vault_uri_redact(kek, h->kek.uri, sizeof(h->kek.uri));
+	/* The key's name only: the module and PIN source stay on this host. */
+	if (cmk_vault_uri_key(kek, h->kek.uri, sizeof(h->kek.uri))) {
+		error("formatting %s: the KEK URI is too long for the header (at most %zu bytes before '?')",
+		      dev, sizeof(h->kek.uri) - 1);
+		ret = EXIT_USAGE;
+		goto out;
+	}
 
 	if (progress || (h->extent_count >= PROGRESS_MIN && isatty(2)))
 		ret = cmk_volume_format(hdr_path ? hfd : fd, h, v,
@@ -846,7 +867,7 @@ static int cmd_validate_kek(int argc, char *argv[])
 	ret = parse_end(c, argc, argv, 1, 1);
 	if (ret)
 		return ret;
-	ret = open_vault(argv[optind], &va, NULL, &v);
+	ret = open_vault(argv[optind], false, &va, NULL, &v);
 	if (ret)
 		return ret;
 	ret = cmk_vault_validate_kek(v, NULL, NULL, checks, &err);

@@ -8,6 +8,13 @@
  *                            recent events and audit records
  *   revalidate NAME          answered once the volume is back, or not
  *   close NAME [deferred]
+ *
+ * Connections are non-blocking and served from the main loop's poll: a
+ * client has CMKD_CONN_MS to send its request and CMKD_CONN_MS more to
+ * take its answer, and is dropped after that, so that a slow or stuck
+ * client never holds up lease renewals, KEK checks or other clients.  A
+ * revalidate waits for its answer without a deadline (the client sets its
+ * own).
  */
 
 #include <errno.h>
@@ -15,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,20 +35,116 @@
 #define CMKD_AUDIT_SHOWN	5
 #define CMKD_AUDIT_TAIL		(256 * 1024)
 
-void cmkd_ctl_reply(int fd, const char *json)
+/* One control connection. */
+struct cmkd_conn {
+	int fd;
+	bool used;
+	bool root;	/* the peer is root */
+	bool waiting;	/* handed to a volume (revalidate): answered later */
+	bool done;	/* answered: flush, then shut the write side */
+	bool shut;	/* flushed and shut: close at the peer's EOF */
+	bool dead;	/* to be closed and freed */
+	char in[CMKD_REQ_MAX];
+	size_t got;
+	char *out;
+	size_t out_len, out_off;
+	uint64_t deadline;	/* monotonic ms; 0 while waiting */
+};
+
+static struct cmkd_conn cmkd_conns[CMKD_CONN_MAX];
+
+static struct cmkd_conn *cmkd_conn_find(int fd)
 {
-	size_t len = strlen(json), off = 0;
+	size_t i;
+
+	for (i = 0; i < CMKD_CONN_MAX; i++)
+		if (cmkd_conns[i].used && cmkd_conns[i].fd == fd)
+			return &cmkd_conns[i];
+	return NULL;
+}
+
+static void cmkd_conn_free(struct cmkd_conn *c)
+{
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Send what fits now; once all is sent and the answer is done, shut. */
+static void cmkd_conn_flush(struct cmkd_conn *c)
+{
 	ssize_t w;
 
-	while (off < len) {
-		w = send(fd, json + off, len - off, MSG_NOSIGNAL);
+	while (c->out_off < c->out_len) {
+		w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		off += w;
+		if (w <= 0) {
+			c->dead = true;
+			return;
+		}
+		c->out_off += w;
 	}
-	send(fd, "\n", 1, MSG_NOSIGNAL);
+	if (c->done && !c->shut) {
+		/*
+		 * Closing with unread input would reset the connection and
+		 * lose the answer: shut the write side and wait for the
+		 * peer's EOF (or the deadline).
+		 */
+		shutdown(c->fd, SHUT_WR);
+		c->shut = true;
+	}
+}
+
+/**
+ * cmkd_ctl_reply() - queue a JSON line for a control client
+ * @fd: the client's connection
+ * @json: the answer, without its newline
+ *
+ * Sent from the main loop as the client reads it, within CMKD_CONN_MS.
+ */
+void cmkd_ctl_reply(int fd, const char *json)
+{
+	struct cmkd_conn *c = cmkd_conn_find(fd);
+	size_t len = strlen(json);
+	char *out;
+
+	if (!c || c->dead)
+		return;
+	out = realloc(c->out, c->out_len + len + 1);
+	if (!out) {
+		c->dead = true;
+		return;
+	}
+	memcpy(out + c->out_len, json, len);
+	out[c->out_len + len] = '\n';
+	c->out = out;
+	c->out_len += len + 1;
+	c->waiting = false;
+	c->deadline = cmkd_now_ms() + CMKD_CONN_MS;
+	cmkd_conn_flush(c);
+}
+
+/**
+ * cmkd_ctl_done() - the answer to a control client is complete
+ * @fd: the client's connection
+ *
+ * It is closed once the answer is sent (or its deadline passes).
+ */
+void cmkd_ctl_done(int fd)
+{
+	struct cmkd_conn *c = cmkd_conn_find(fd);
+
+	if (!c)
+		return;
+	c->waiting = false;
+	c->done = true;
+	if (!c->deadline)
+		c->deadline = cmkd_now_ms() + CMKD_CONN_MS;
+	cmkd_conn_flush(c);
 }
 
 static int cmkd_mkdir_parent(const char *path)
@@ -106,6 +210,11 @@ int cmkd_ctl_open(struct cmkd *d)
 
 void cmkd_ctl_close(struct cmkd *d)
 {
+	size_t i;
+
+	for (i = 0; i < CMKD_CONN_MAX; i++)
+		if (cmkd_conns[i].used)
+			cmkd_conn_free(&cmkd_conns[i]);
 	if (d->ctl_fd < 0)
 		return;
 	close(d->ctl_fd);
@@ -307,57 +416,165 @@ static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 }
 
 /**
- * cmkd_ctl_accept() - serve one waiting connection
+ * cmkd_ctl_accept() - take a waiting connection
  * @d: the daemon
+ *
+ * Its request is read, and answered, from the main loop
+ * (cmkd_ctl_pollfds(), cmkd_ctl_serve()).
  */
 void cmkd_ctl_accept(struct cmkd *d)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	static const char busy[] =
+		"{\"result\":\"error\",\"reason\":\"too many control connections\"}\n";
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char req[512];
-	size_t got = 0;
-	ssize_t n;
+	struct cmkd_conn *c = NULL;
+	size_t i;
 	int fd;
 
-	fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
-	    cred.uid != 0) {
+	for (i = 0; i < CMKD_CONN_MAX && !c; i++)
+		if (!cmkd_conns[i].used)
+			c = &cmkd_conns[i];
+	if (!c) {
+		cmkd_log(LOG_WARNING, NULL, NULL,
+			 "control socket: %d connections open, refused another",
+			 CMKD_CONN_MAX);
+		send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	c->used = true;
+	c->fd = fd;
+	c->deadline = cmkd_now_ms() + CMKD_CONN_MS;
+	c->root = !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
+		  len == sizeof(cred) && cred.uid == 0;
+	if (!c->root)
 		cmkd_log(LOG_WARNING, NULL, NULL,
 			 "control socket: refused a client (uid %d, pid %d)",
 			 len == sizeof(cred) ? (int)cred.uid : -1,
 			 len == sizeof(cred) ? (int)cred.pid : -1);
-		/*
-		 * Read (and ignore) the request first: closing with unread
-		 * data resets the connection and loses the answer.
-		 */
-		recv(fd, req, sizeof(req), MSG_DONTWAIT);
+}
+
+/* A whole request line (or EOF, or a full buffer) has arrived. */
+static void cmkd_conn_request(struct cmkd *d, struct cmkd_conn *c)
+{
+	int fd = c->fd;
+
+	c->in[c->got] = '\0';
+	if (!c->root) {
 		cmkd_ctl_error(fd, "permission denied: root only");
-		shutdown(fd, SHUT_WR);
-		recv(fd, req, sizeof(req), 0);
-		close(fd);
-		return;
-	}
-	while (got < sizeof(req) - 1) {
-		n = recv(fd, req + got, sizeof(req) - 1 - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-		if (memchr(req, '\n', got))
-			break;
-	}
-	req[got] = '\0';
-	if (!memchr(req, '\n', got)) {
+	} else if (!memchr(c->in, '\n', c->got)) {
 		cmkd_ctl_error(fd, "request not terminated by a newline");
-		close(fd);
+	} else if (cmkd_ctl_request(d, fd, c->in)) {
+		/* Handed to a volume, unless it was answered at once. */
+		if (!c->done && !c->out_len) {
+			c->waiting = true;
+			c->deadline = 0;
+		}
 		return;
 	}
-	if (!cmkd_ctl_request(d, fd, req))
-		close(fd);
+	cmkd_ctl_done(fd);
+}
+
+static void cmkd_conn_read(struct cmkd *d, struct cmkd_conn *c)
+{
+	char sink[512];
+	ssize_t n;
+
+	if (c->shut) {
+		/* Answered: drain until the peer closes. */
+		do {
+			n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		} while (n > 0);
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR))
+			c->dead = true;
+		return;
+	}
+	n = recv(c->fd, c->in + c->got, sizeof(c->in) - 1 - c->got,
+		 MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (n < 0) {
+		c->dead = true;
+		return;
+	}
+	c->got += n;
+	if (!n || memchr(c->in, '\n', c->got) || c->got == sizeof(c->in) - 1)
+		cmkd_conn_request(d, c);
+}
+
+/**
+ * cmkd_ctl_pollfds() - what the main loop polls for the control clients
+ * @pfd: filled with at most CMKD_CONN_MAX entries
+ *
+ * A client waiting for a revalidate is not polled: it is answered when the
+ * volume is done.
+ *
+ * Return: the number of entries.
+ */
+int cmkd_ctl_pollfds(struct pollfd *pfd)
+{
+	struct cmkd_conn *c;
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < CMKD_CONN_MAX; i++) {
+		c = &cmkd_conns[i];
+		if (!c->used || c->waiting || c->dead)
+			continue;
+		pfd[n].fd = c->fd;
+		pfd[n].events = (!c->done || c->shut ? POLLIN : 0) |
+				(c->out_off < c->out_len ? POLLOUT : 0);
+		pfd[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+/**
+ * cmkd_ctl_serve() - serve the control clients after a poll
+ * @d: the daemon
+ * @pfd: the entries cmkd_ctl_pollfds() filled, with their revents
+ * @n: their number
+ *
+ * Reads requests, answers them, sends answers, and drops every client past
+ * its deadline.
+ */
+void cmkd_ctl_serve(struct cmkd *d, const struct pollfd *pfd, int n)
+{
+	uint64_t now;
+	struct cmkd_conn *c;
+	size_t i;
+	int k;
+
+	for (k = 0; k < n; k++) {
+		c = cmkd_conn_find(pfd[k].fd);
+		if (!c || c->dead || c->waiting)
+			continue;
+		if (pfd[k].revents & POLLOUT)
+			cmkd_conn_flush(c);
+		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR) && !c->dead)
+			cmkd_conn_read(d, c);
+	}
+	now = cmkd_now_ms();
+	for (i = 0; i < CMKD_CONN_MAX; i++) {
+		c = &cmkd_conns[i];
+		if (!c->used)
+			continue;
+		if (!c->dead && c->deadline && now >= c->deadline) {
+			if (!c->shut)
+				cmkd_log(LOG_WARNING, NULL, NULL,
+					 "control socket: a client took longer than %d ms to %s; dropped",
+					 CMKD_CONN_MS, c->done || c->out_len ?
+					 "take its answer" : "send its request");
+			c->dead = true;
+		}
+		if (c->dead)
+			cmkd_conn_free(c);
+	}
 }

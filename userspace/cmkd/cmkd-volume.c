@@ -85,7 +85,7 @@ struct cmkd_volume *cmkd_find(struct cmkd *d, const char *name)
 	return NULL;
 }
 
-/* Reply to a client waiting for a revalidate, then close it. */
+/* Reply to a client waiting for a revalidate, then let it go. */
 static void cmkd_answer(struct cmkd_volume *v, bool ok)
 {
 	struct cmkd_buf b = { 0 };
@@ -101,7 +101,7 @@ static void cmkd_answer(struct cmkd_volume *v, bool ok)
 	cmkd_buf_printf(&b, "}");
 	cmkd_ctl_reply(v->client, b.oom ? "{\"result\":\"error\"}" : b.p);
 	cmkd_buf_free(&b);
-	close(v->client);
+	cmkd_ctl_done(v->client);
 	v->client = -1;
 }
 
@@ -232,24 +232,38 @@ static void cmkd_teardown(struct cmkd *d, struct cmkd_volume *v,
 
 /* ---- jobs ---- */
 
-static struct cmkd_kek *cmkd_kek_get(struct cmkd *d, const char *uri,
-				     const char *pin_file)
+static bool cmkd_str_eq(const char *a, const char *b)
 {
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/*
+ * The KEK of volume @v, whose header has been read: shared by every volume
+ * that names the same key with the same local settings.
+ */
+static struct cmkd_kek *cmkd_kek_get(struct cmkd *d, struct cmkd_volume *v)
+{
+	const char *uri = v->e->kek_uri ? v->e->kek_uri : v->h->kek.uri;
+	bool device_uri = !v->e->kek_uri;
 	struct cmkd_kek *k;
 
 	for (k = d->keks; k; k = k->next)
-		if (!strcmp(k->uri, uri) &&
-		    !strcmp(k->pin_file ? k->pin_file : "",
-			    pin_file ? pin_file : ""))
+		if (!strcmp(k->uri, uri) && k->device_uri == device_uri &&
+		    cmkd_str_eq(k->pin_file, v->e->pin_file) &&
+		    cmkd_str_eq(k->module, v->e->module))
 			return k;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
 	k->uri = strdup(uri);
-	k->pin_file = pin_file ? strdup(pin_file) : NULL;
-	if (!k->uri || (pin_file && !k->pin_file)) {
+	k->pin_file = v->e->pin_file ? strdup(v->e->pin_file) : NULL;
+	k->module = v->e->module ? strdup(v->e->module) : NULL;
+	k->device_uri = device_uri;
+	if (!k->uri || (v->e->pin_file && !k->pin_file) ||
+	    (v->e->module && !k->module)) {
 		free(k->uri);
 		free(k->pin_file);
+		free(k->module);
 		free(k);
 		return NULL;
 	}
@@ -289,6 +303,8 @@ static void cmkd_start_open(struct cmkd *d, struct cmkd_volume *v)
 		job->vol = v;
 		job->uri = cmkd_strdup_opt(v->e->kek_uri, &oom);
 		job->pin_file = cmkd_strdup_opt(v->e->pin_file, &oom);
+		job->module = cmkd_strdup_opt(v->e->module, &oom);
+		job->device_uri = !v->e->kek_uri;
 		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
 		job->device = cmkd_strdup_opt(v->e->device, &oom);
 		job->header = cmkd_strdup_opt(v->e->header, &oom);
@@ -338,6 +354,8 @@ static void cmkd_start_check(struct cmkd *d, struct cmkd_kek *k,
 		job->kek = k;
 		job->uri = cmkd_strdup_opt(k->uri, &oom);
 		job->pin_file = cmkd_strdup_opt(k->pin_file, &oom);
+		job->module = cmkd_strdup_opt(k->module, &oom);
+		job->device_uri = k->device_uri;
 		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
 		snprintf(job->uuid, sizeof(job->uuid), "%s", v->uuid);
 		/* The fixed part of the header and extent 0: all a check uses. */
@@ -426,8 +444,7 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 		job->h = NULL;
 		snprintf(v->dev, sizeof(v->dev), "%s", job->dev);
 		cmk_uuid_format(v->h->uuid, v->uuid);
-		k = cmkd_kek_get(d, v->e->kek_uri ? v->e->kek_uri :
-				 v->h->kek.uri, v->e->pin_file);
+		k = cmkd_kek_get(d, v);
 		if (k) {
 			v->kek = k;
 			if (v->e->poll_ms < k->poll_ms)
@@ -582,7 +599,7 @@ static void cmkd_check_done(struct cmkd *d, struct cmkd_job *job)
 }
 
 /**
- * cmkd_job_done() - act on a job the worker finished
+ * cmkd_job_done() - act on a job a worker finished
  * @d: the daemon
  * @job: the job; freed here
  */
@@ -646,7 +663,7 @@ void cmkd_volumes_tick(struct cmkd *d)
 			cmkd_start_check(d, k, subject);
 		} else if (k->check_pending && !k->first_fail &&
 			   now - k->check_started > k->poll_ms) {
-			/* The vault does not answer: the worker is stuck. */
+			/* The vault does not answer: the check worker is stuck. */
 			k->first_fail = k->check_started;
 			snprintf(k->last_msg, sizeof(k->last_msg),
 				 "no answer from the vault");
@@ -699,7 +716,7 @@ int cmkd_revalidate(struct cmkd *d, struct cmkd_volume *v, int client)
 	if (v->client >= 0) {
 		cmkd_ctl_reply(client,
 			       "{\"result\":\"error\",\"reason\":\"a revalidate of this volume is already running\"}");
-		close(client);
+		cmkd_ctl_done(client);
 		return -EBUSY;
 	}
 	v->client = client;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cmkd's vault worker: the one thread that talks to vaults.  A vault that
- * hangs blocks this thread only; the main thread keeps renewing leases,
- * serving the control socket and counting the grace period, and tears the
- * volumes down once a check is overdue for longer than their grace.
+ * cmkd's vault workers: the threads that talk to vaults and read headers.
+ * One runs the KEK checks, the other the opens (finding the device,
+ * reading its header, unlocking): a device whose header is slow to read or
+ * crafted to be expensive never delays a KEK check.  A vault that hangs
+ * blocks a worker only; the main thread keeps renewing leases, serving the
+ * control socket and counting the grace period, and tears the volumes down
+ * once a check is overdue for longer than their grace.
  *
  * Every job opens the vault afresh (a new session and login, the PIN file
  * read again), so that a PIN that was changed or a permission that was
@@ -21,10 +24,21 @@
 
 #include "cmkd.h"
 
-static pthread_t cmkd_worker_thread;
+/* A worker and its queue, one per job type. */
+struct cmkd_worker {
+	pthread_t thread;
+	pthread_cond_t cond;
+	struct cmkd_job *head, *tail;
+};
+
+static struct cmkd_worker cmkd_workers[] = {
+	[CMKD_JOB_OPEN] = { .cond = PTHREAD_COND_INITIALIZER },
+	[CMKD_JOB_CHECK] = { .cond = PTHREAD_COND_INITIALIZER },
+};
+
+#define CMKD_WORKERS (sizeof(cmkd_workers) / sizeof(cmkd_workers[0]))
+
 static pthread_mutex_t cmkd_worker_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cmkd_worker_cond = PTHREAD_COND_INITIALIZER;
-static struct cmkd_job *cmkd_worker_head, *cmkd_worker_tail;
 static bool cmkd_worker_quit;
 static int cmkd_worker_pipe[2] = { -1, -1 };
 
@@ -40,6 +54,7 @@ void cmkd_job_free(struct cmkd_job *job)
 	cmk_hdr_free(job->h);
 	free(job->uri);
 	free(job->pin_file);
+	free(job->module);
 	free(job->audit_log);
 	free(job->device);
 	free(job->header);
@@ -79,6 +94,8 @@ static int cmkd_job_vault(struct cmkd_job *job, const char *uri,
 		opt.pin = CMK_VAULT_PIN_FILE;
 		opt.pin_arg = job->pin_file;
 	}
+	opt.module = job->module;
+	opt.device_uri = job->device_uri;
 	opt.audit_path = job->audit_log;
 	opt.audit_syslog = true;
 	ret = cmk_vault_open(uri, &opt, &ctx, vp, &job->err.vault);
@@ -187,91 +204,106 @@ static void cmkd_job_run(struct cmkd_job *job)
 
 static void *cmkd_worker_main(void *arg)
 {
+	struct cmkd_worker *w = arg;
 	struct cmkd_job *job;
-	ssize_t w;
+	ssize_t n;
 
-	(void)arg;
 	for (;;) {
 		pthread_mutex_lock(&cmkd_worker_lock);
-		while (!cmkd_worker_head && !cmkd_worker_quit)
-			pthread_cond_wait(&cmkd_worker_cond, &cmkd_worker_lock);
+		while (!w->head && !cmkd_worker_quit)
+			pthread_cond_wait(&w->cond, &cmkd_worker_lock);
 		if (cmkd_worker_quit) {
 			pthread_mutex_unlock(&cmkd_worker_lock);
 			return NULL;
 		}
-		job = cmkd_worker_head;
-		cmkd_worker_head = job->next;
-		if (!cmkd_worker_head)
-			cmkd_worker_tail = NULL;
+		job = w->head;
+		w->head = job->next;
+		if (!w->head)
+			w->tail = NULL;
 		pthread_mutex_unlock(&cmkd_worker_lock);
 
 		job->next = NULL;
 		cmkd_job_run(job);
+		/* A pointer is less than PIPE_BUF: the two workers' writes never mix. */
 		do {
-			w = write(cmkd_worker_pipe[1], &job, sizeof(job));
-		} while (w < 0 && errno == EINTR);
-		if (w != sizeof(job))
+			n = write(cmkd_worker_pipe[1], &job, sizeof(job));
+		} while (n < 0 && errno == EINTR);
+		if (n != sizeof(job))
 			cmkd_job_free(job);
 	}
 }
 
 /**
- * cmkd_worker_start() - start the vault worker
+ * cmkd_worker_start() - start the vault workers (opens, KEK checks)
  * @result_fd: set to the pipe the main thread polls for results
  *
  * Return: 0 or a negative errno.
  */
 int cmkd_worker_start(int *result_fd)
 {
+	size_t i;
 	int r;
 
 	if (pipe2(cmkd_worker_pipe, O_CLOEXEC))
 		return -errno;
-	r = pthread_create(&cmkd_worker_thread, NULL, cmkd_worker_main, NULL);
-	if (r) {
-		close(cmkd_worker_pipe[0]);
-		close(cmkd_worker_pipe[1]);
-		return -r;
+	for (i = 0; i < CMKD_WORKERS; i++) {
+		r = pthread_create(&cmkd_workers[i].thread, NULL,
+				   cmkd_worker_main, &cmkd_workers[i]);
+		if (r) {
+			/* Those started only leave once the process does. */
+			cmkd_worker_stop();
+			return -r;
+		}
 	}
 	*result_fd = cmkd_worker_pipe[0];
 	return 0;
 }
 
 /**
- * cmkd_worker_stop() - stop the worker once its current job is done
+ * cmkd_worker_stop() - stop the workers once their current jobs are done
  *
- * Queued jobs are dropped.  A worker stuck in a vault call is left
- * behind: the process exits anyway.
+ * Queued jobs are dropped.  A worker stuck in a vault call or a device
+ * read is left behind: the process exits anyway.
  */
 void cmkd_worker_stop(void)
 {
+	struct cmkd_worker *w;
 	struct cmkd_job *job;
+	size_t i;
 
 	pthread_mutex_lock(&cmkd_worker_lock);
 	cmkd_worker_quit = true;
-	while ((job = cmkd_worker_head)) {
-		cmkd_worker_head = job->next;
-		cmkd_job_free(job);
+	for (i = 0; i < CMKD_WORKERS; i++) {
+		w = &cmkd_workers[i];
+		while ((job = w->head)) {
+			w->head = job->next;
+			cmkd_job_free(job);
+		}
+		w->tail = NULL;
+		pthread_cond_signal(&w->cond);
 	}
-	cmkd_worker_tail = NULL;
-	pthread_cond_signal(&cmkd_worker_cond);
 	pthread_mutex_unlock(&cmkd_worker_lock);
 }
 
 /**
  * cmkd_worker_submit() - queue a job; its result comes back on the pipe
- * @job: the job, owned by the worker until it comes back
+ * @job: the job, owned by the workers until it comes back
+ *
+ * Opens and KEK checks go to separate workers and may come back in either
+ * order.
  */
 void cmkd_worker_submit(struct cmkd_job *job)
 {
+	struct cmkd_worker *w = &cmkd_workers[job->type];
+
 	job->next = NULL;
 	pthread_mutex_lock(&cmkd_worker_lock);
-	if (cmkd_worker_tail)
-		cmkd_worker_tail->next = job;
+	if (w->tail)
+		w->tail->next = job;
 	else
-		cmkd_worker_head = job;
-	cmkd_worker_tail = job;
-	pthread_cond_signal(&cmkd_worker_cond);
+		w->head = job;
+	w->tail = job;
+	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&cmkd_worker_lock);
 }
 

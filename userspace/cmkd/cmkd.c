@@ -109,17 +109,22 @@ static void cmkd_status_line(struct cmkd *d)
 
 static int cmkd_loop(struct cmkd *d, int sfd)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[3 + CMKD_CONN_MAX] = {
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = d->ctl_fd, .events = POLLIN },
 		{ .fd = d->result_fd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
 	struct cmkd_job *job;
+	int nconn;
 
 	while (!d->stop) {
-		if (poll(pfd, 3, CMKD_TICK_MS) < 0 && errno != EINTR)
-			return -errno;
+		nconn = cmkd_ctl_pollfds(pfd + 3);
+		if (poll(pfd, 3 + nconn, CMKD_TICK_MS) < 0) {
+			if (errno != EINTR)
+				return -errno;
+			continue;
+		}
 		if (pfd[0].revents & POLLIN &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
@@ -137,6 +142,7 @@ static int cmkd_loop(struct cmkd *d, int sfd)
 		}
 		if (pfd[1].revents & POLLIN)
 			cmkd_ctl_accept(d);
+		cmkd_ctl_serve(d, pfd + 3, nconn);
 		cmkd_volumes_tick(d);
 		cmkd_status_line(d);
 	}
@@ -235,7 +241,7 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
-	/* Before the worker starts, so that it inherits the mask. */
+	/* Before the workers start, so that they inherit the mask. */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {

@@ -6,8 +6,10 @@
  * See Documentation/admin-guide/device-mapper/cmkd.rst.
  *
  * Threads: the main thread owns every volume and KEK record and does all
- * device-mapper and keyring work; one worker thread makes the vault calls
- * (which may block on a dead vault) and hands results back through a pipe.
+ * device-mapper and keyring work; two worker threads, one for the opens
+ * (device, header, unlock) and one for the KEK checks, make the vault calls
+ * (which may block on a dead vault or a slow device) and hand results back
+ * through a pipe.
  */
 #ifndef CMKD_H
 #define CMKD_H
@@ -30,6 +32,10 @@
 #define CMKD_DEFAULT_AUDIT	"/var/log/cmk/audit.log"
 /* Main loop tick: lease renewal, kernel state and deadline checks. */
 #define CMKD_TICK_MS		250
+/* Control clients: at most this many at once, each this long per phase. */
+#define CMKD_CONN_MAX		16
+#define CMKD_CONN_MS		2000
+#define CMKD_REQ_MAX		512
 /* First retry of an open that could not reach the vault. */
 #define CMKD_BACKOFF_MIN_MS	1000
 /* Extra lease time while a table is being loaded. */
@@ -84,7 +90,7 @@ struct cmkd_event {
  * @lease_desc: description of its lease key
  * @lease_renewed: monotonic ms of the last renewal
  * @lease_expiry: wall-clock expiry of the lease key
- * @open_pending: an open job is with the worker
+ * @open_pending: an open job is with the open worker
  * @next_open: monotonic ms of the next open attempt, 0 if none is due
  * @backoff_ms: current retry delay
  * @attempts: open attempts since the last success
@@ -120,9 +126,11 @@ struct cmkd_volume {
  * @uri: the KEK URI (may name a PIN source; never logged as is)
  * @safe_uri: @uri redacted, for logs and status
  * @pin_file: PIN file, NULL for the URI's pin-source
+ * @module: PKCS#11 module (cmktab module=), NULL for the URI's or default
+ * @device_uri: @uri came from a header: it may name the key only
  * @poll_ms: the smallest poll interval of its volumes
  * @next_check: monotonic ms of the next check
- * @check_pending: a check is with the worker
+ * @check_pending: a check is with the check worker
  * @check_started: monotonic ms the pending check was queued
  * @first_fail: monotonic ms of the first transient failure in a row, 0
  * @last_ok: wall-clock time of the last successful check, 0 if none
@@ -136,6 +144,8 @@ struct cmkd_kek {
 	char *uri;
 	char safe_uri[CMK_HDR_URI_LEN];
 	char *pin_file;
+	char *module;
+	bool device_uri;
 	uint64_t poll_ms;
 	uint64_t next_check;
 	bool check_pending;
@@ -166,6 +176,8 @@ enum cmkd_job_type {
  * @kek: the KEK checked (check)
  * @uri: KEK URI to use, NULL for the header's (open)
  * @pin_file: PIN file, or NULL
+ * @module: PKCS#11 module (cmktab module=), or NULL
+ * @device_uri: @uri (or, when NULL, the header's) was read from the device
  * @audit_log: audit log for the vault calls
  * @device: device path or NULL (open)
  * @uuid: volume UUID to look for when @device is NULL (open)
@@ -187,6 +199,8 @@ struct cmkd_job {
 	struct cmkd_kek *kek;
 	char *uri;
 	char *pin_file;
+	char *module;
+	bool device_uri;
 	char *audit_log;
 	char *device;
 	char uuid[CMK_UUID_STR_LEN];
@@ -258,7 +272,11 @@ struct cmkd_volume *cmkd_find(struct cmkd *d, const char *name);
 /* cmkd-ctl.c */
 int cmkd_ctl_open(struct cmkd *d);
 void cmkd_ctl_accept(struct cmkd *d);
+struct pollfd;
+int cmkd_ctl_pollfds(struct pollfd *pfd);
+void cmkd_ctl_serve(struct cmkd *d, const struct pollfd *pfd, int n);
 void cmkd_ctl_reply(int fd, const char *json);
+void cmkd_ctl_done(int fd);
 void cmkd_ctl_close(struct cmkd *d);
 
 /* cmkd-log.c */

@@ -144,14 +144,16 @@ void cmk_hdr_free(struct cmk_hdr *h)
 	free(h);
 }
 
-/**
- * cmk_hdr_checksum() - compute and store the checksum of an encoded copy
- * @buf: the copy; its checksum field is overwritten
- * @len: copy size (at least CMK_HDR_FIXED_SIZE)
+/*
+ * The checksum of the encoded copy @buf of @len bytes, as if its checksum
+ * field were zero, hashed in place (a copy can be 128 MiB).  All zeros if
+ * the digest cannot be computed: never matches a real copy.
  */
-void cmk_hdr_checksum(void *buf, size_t len)
+static void cmk_hdr_digest(const uint8_t *p, size_t len,
+			   uint8_t md[CMK_HDR_CSUM_LEN])
 {
-	uint8_t *p = buf, zero[CMK_HDR_CSUM_LEN] = { 0 }, md[EVP_MAX_MD_SIZE];
+	static const uint8_t zero[CMK_HDR_CSUM_LEN];
+	uint8_t out[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
 
@@ -160,10 +162,23 @@ void cmk_hdr_checksum(void *buf, size_t len)
 	    EVP_DigestUpdate(ctx, zero, sizeof(zero)) != 1 ||
 	    EVP_DigestUpdate(ctx, p + CMK_HDR_FIXED_SIZE,
 			     len - CMK_HDR_FIXED_SIZE) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != CMK_HDR_CSUM_LEN)
-		memset(md, 0, sizeof(md));	/* never matches a real copy */
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != CMK_HDR_CSUM_LEN)
+		memset(out, 0, sizeof(out));
 	EVP_MD_CTX_free(ctx);
-	memcpy(p + CMK_CSUM_OFF, md, CMK_HDR_CSUM_LEN);
+	memcpy(md, out, CMK_HDR_CSUM_LEN);
+}
+
+/**
+ * cmk_hdr_checksum() - compute and store the checksum of an encoded copy
+ * @buf: the copy; its checksum field is overwritten
+ * @len: copy size (at least CMK_HDR_FIXED_SIZE)
+ */
+void cmk_hdr_checksum(void *buf, size_t len)
+{
+	uint8_t md[CMK_HDR_CSUM_LEN];
+
+	cmk_hdr_digest(buf, len, md);
+	memcpy((uint8_t *)buf + CMK_CSUM_OFF, md, CMK_HDR_CSUM_LEN);
 }
 
 static bool cmk_str_ok(const char *s, size_t size)
@@ -292,18 +307,10 @@ static int cmk_fixed_check(const uint8_t *buf, size_t len,
 		return -ENODATA;
 	}
 	if (buf) {
-		uint8_t *tmp = malloc(copy);
-		int bad;
+		uint8_t md[CMK_HDR_CSUM_LEN];
 
-		if (!tmp) {
-			*why = "out of memory";
-			return -ENOMEM;
-		}
-		memcpy(tmp, buf, copy);
-		cmk_hdr_checksum(tmp, copy);
-		bad = memcmp(tmp + CMK_CSUM_OFF, d->checksum, CMK_HDR_CSUM_LEN);
-		free(tmp);
-		if (bad) {
+		cmk_hdr_digest(buf, copy, md);
+		if (memcmp(md, d->checksum, CMK_HDR_CSUM_LEN)) {
 			*why = "checksum mismatch";
 			return -EBADMSG;
 		}
@@ -696,6 +703,64 @@ static int cmk_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Copies larger than this have their checksum verified before they are read. */
+#define CMK_HDR_STREAM_MIN	(1024 * 1024)
+
+/*
+ * Stream the copy at byte @off (fixed part in @fixed, @copy bytes in all)
+ * through a small buffer and check its checksum, before any memory is
+ * committed to the whole copy: a crafted 128 MiB candidate costs a read
+ * and a hash, not 128 MiB of fresh pages.  0, -EBADMSG (*@why set) or a
+ * read error.
+ */
+static int cmk_copy_csum_check(int fd, uint64_t off, const uint8_t *fixed,
+			       uint64_t copy, const char **why)
+{
+	static const uint8_t zero[CMK_HDR_CSUM_LEN];
+	const size_t chunk = CMK_HDR_STREAM_MIN;
+	uint8_t out[EVP_MAX_MD_SIZE], *buf = malloc(chunk);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t pos = CMK_HDR_FIXED_SIZE;
+	unsigned int n = 0;
+	size_t len;
+	int ret = -ENOMEM;
+
+	*why = "out of memory";
+	if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, fixed, CMK_CSUM_OFF) != 1 ||
+	    EVP_DigestUpdate(ctx, zero, sizeof(zero)) != 1)
+		goto out;
+	while (pos < copy) {
+		len = copy - pos < chunk ? copy - pos : chunk;
+		ret = cmk_pread_full(fd, buf, len, off + pos);
+		if (ret) {
+			*why = ret == -ENODATA ?
+				"header copy truncated (extent table cut short)" :
+				"read error";
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, buf, len) != 1) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		pos += len;
+	}
+	ret = -ENOMEM;
+	if (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != CMK_HDR_CSUM_LEN)
+		goto out;
+	ret = 0;
+	*why = NULL;
+	if (memcmp(out, ((const struct cmk_hdr_disk *)fixed)->checksum,
+		   CMK_HDR_CSUM_LEN)) {
+		*why = "checksum mismatch";
+		ret = -EBADMSG;
+	}
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return ret;
+}
+
 /* Copy size claimed by a fixed part with a good magic, 0 if implausible. */
 static uint64_t cmk_claimed_size(const uint8_t *fixed)
 {
@@ -739,6 +804,16 @@ static int cmk_read_copy(int fd, uint64_t off, struct cmk_hdr **hp,
 	}
 	copy = cmk_claimed_size(buf);
 	*claimed = copy;
+	if (copy > CMK_HDR_STREAM_MIN) {
+		struct cmk_hdr_disk d;
+
+		memcpy(&d, buf, sizeof(d));
+		ret = cmk_fixed_check(NULL, copy, &d, why);
+		if (!ret)
+			ret = cmk_copy_csum_check(fd, off, buf, copy, why);
+		if (ret)
+			goto out;
+	}
 	if (copy > CMK_HDR_FIXED_SIZE) {
 		uint8_t *big = realloc(buf, copy);
 
@@ -773,13 +848,45 @@ out:
 	return ret;
 }
 
-/* Look for copy B when copy A does not say where it is. */
+/*
+ * How many candidates for copy B a scan reads in full and checksums.  Each
+ * costs up to CMK_HDR_COPY_MAX (128 MiB) of reading and hashing, and the
+ * device is the attacker's: it can plant a plausible fixed part at every
+ * 4 KiB.  A real device has one copy B, perhaps a stale one of an earlier
+ * format too.
+ */
+#define CMK_HDR_SCAN_TRIES	2
+
+/*
+ * Whether the fixed part at @fixed could be a copy B at byte @off: magic,
+ * version, sizes, features and geometry sane, and its copy size @off.  No
+ * checksum: that needs the whole copy.
+ */
+static bool cmk_copy_b_candidate(const uint8_t *fixed, uint64_t off)
+{
+	struct cmk_hdr_disk d;
+	const char *why = NULL;
+
+	if (cmk_claimed_size(fixed) != off)
+		return false;
+	memcpy(&d, fixed, sizeof(d));
+	return !cmk_fixed_check(NULL, off, &d, &why) &&
+	       !cmk_geometry_check(&d, &why);
+}
+
+/*
+ * Look for copy B when copy A does not say where it is: at a 4 KiB-aligned
+ * offset equal to its own copy size.  Bounded whatever the device holds:
+ * one pass over the first CMK_HDR_COPY_MAX bytes that looks at fixed parts
+ * only, and at most CMK_HDR_SCAN_TRIES copies read whole and checksummed.
+ */
 static int cmk_scan_copy_b(int fd, uint64_t skip, struct cmk_hdr **hp,
 			   int64_t *where, const char **why)
 {
 	const size_t chunk = 1024 * 1024;
 	uint64_t base, off, claimed;
 	uint8_t *buf = malloc(chunk);
+	unsigned int tries = 0;
 	ssize_t n;
 	size_t i;
 	int ret = -ENOMSG;
@@ -795,8 +902,13 @@ static int cmk_scan_copy_b(int fd, uint64_t skip, struct cmk_hdr **hp,
 		     i += CMK_HDR_ALIGN) {
 			off = base + i;
 			if (!off || off == skip ||
-			    cmk_claimed_size(buf + i) != off)
+			    !cmk_copy_b_candidate(buf + i, off))
 				continue;
+			if (tries++ == CMK_HDR_SCAN_TRIES) {
+				*why = "copy B not found, and more candidates than a scan checks (a crafted device?)";
+				ret = -ENOMSG;
+				goto out;
+			}
 			ret = cmk_read_copy(fd, off, hp, &claimed, why);
 			*where = off;
 			if (!ret)

@@ -176,6 +176,7 @@ static void cmk_tab_entry_free(struct cmk_tab_entry *e)
 	free(e->kek_uri);
 	free(e->header);
 	free(e->pin_file);
+	free(e->module);
 	free(e->alert);
 	free(e->audit_log);
 }
@@ -184,6 +185,7 @@ static void cmk_tab_entry_free(struct cmk_tab_entry *e)
 enum cmk_tab_opt_kind {
 	CMK_TAB_OPT_DURATION,
 	CMK_TAB_OPT_PATH,
+	CMK_TAB_OPT_MODULE,
 	CMK_TAB_OPT_FLAG,
 };
 
@@ -212,6 +214,8 @@ static const struct cmk_tab_opt cmk_tab_opts[] = {
 			 CMK_TAB_RETRY_MAX_MIN_MS, CMK_TAB_RETRY_MAX_MAX_MS),
 	CMK_TAB_PATH_OPT("header", header),
 	CMK_TAB_PATH_OPT("pin-file", pin_file),
+	{ "module", CMK_TAB_OPT_MODULE, offsetof(struct cmk_tab_entry, module),
+	  0, 0 },
 	CMK_TAB_PATH_OPT("alert", alert),
 	CMK_TAB_PATH_OPT("audit-log", audit_log),
 	CMK_TAB_FLAG("read-only", read_only),
@@ -249,6 +253,8 @@ static int cmk_tab_option(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 {
 	char *val = strchr(opt, '=');
 	const struct cmk_tab_opt *o;
+	char path[PATH_MAX];
+	const char *why;
 	char **str;
 	size_t i;
 
@@ -288,7 +294,15 @@ static int cmk_tab_option(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 		cmk_tab_duration_opt(c, o, e, val);
 		return 0;
 	}
-	if (val[0] != '/') {
+	if (o->kind == CMK_TAB_OPT_MODULE) {
+		/* A module not installed yet is the vault's error, at open. */
+		if (cmk_vault_pkcs11_module(val, path, sizeof(path), &why) ==
+		    -EINVAL) {
+			cmk_tab_bad(c, "bad option '%s=%s': %s", o->name,
+				    cmk_tab_show(c, val), why);
+			return 0;
+		}
+	} else if (val[0] != '/') {
 		cmk_tab_bad(c, "bad option '%s=%s': %s must be an absolute path",
 			    o->name, cmk_tab_show(c, val), o->name);
 		return 0;

@@ -57,6 +57,8 @@
  * @kek_uri: KEK URI; %NULL: the one recorded in the volume's header
  * @header: detached header file; %NULL: the header is on the device
  * @pin_file: PIN file; %NULL: the URI's pin-source, if any
+ * @module: PKCS#11 module (path or p11-kit name); %NULL: the URI's, else
+ *	the default
  * @alert: alert hook executable; %NULL: none
  * @audit_log: audit log file; %NULL: the daemon's default
  * @poll_ms: KEK check interval
@@ -75,6 +77,7 @@ struct cmk_tab_entry {
 	char *kek_uri;
 	char *header;
 	char *pin_file;
+	char *module;
 	char *alert;
 	char *audit_log;
 	uint64_t poll_ms, lease_ms, grace_ms, retry_max_ms;

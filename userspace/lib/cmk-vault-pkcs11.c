@@ -17,13 +17,16 @@
  */
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +38,7 @@
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#include "cmk-file.h"
 #include "cmk-hdr.h"
 #include "cmk-vault.h"
 
@@ -419,10 +423,165 @@ void cmk_pkcs11_uri_free(struct cmk_pkcs11_uri *u)
 
 /* ---- modules ---- */
 
-static const char *cmk_p11_module_dirs[] = {
+static const char *const cmk_p11_module_dirs[] = {
 	"/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11",
 	"/usr/lib64/pkcs11", "/usr/lib/pkcs11",
 };
+
+/* Where p11-kit registers modules, the administrator's first. */
+static const char *const cmk_p11_kit_dirs[] = {
+	"/etc/pkcs11/modules", "/usr/share/p11-kit/modules",
+};
+
+#define CMK_P11_NAME_MAX	64
+#define CMK_P11_CONF_MAX	(64 * 1024)
+
+/* A module name: what p11-kit's NAME.module or NAME.so may be called. */
+static bool cmk_p11_module_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > CMK_P11_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") == n;
+}
+
+/* @name.so in the first module directory that has it. */
+static bool cmk_p11_module_in_dirs(const char *name, char *path, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmk_p11_module_dirs) /
+		    sizeof(cmk_p11_module_dirs[0]); i++) {
+		if (snprintf(path, size, "%s/%s", cmk_p11_module_dirs[i],
+			     name) >= (int)size)
+			continue;
+		if (!access(path, R_OK))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The "module:" of p11-kit's registration @conf of a module (root's own,
+ * not writable by others: it chooses code).  1 found, 0 no such file,
+ * negative: a file that may not or cannot be used (*@why).
+ */
+static int cmk_p11_kit_module(const char *conf, char *path, size_t size,
+			      const char **why)
+{
+	char *buf, *line, *next, *v;
+	struct stat st;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = cmk_file_open(conf, O_RDONLY, CMK_FILE_REG, &st);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		*why = "a p11-kit module registration cannot be read";
+		return fd;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = "a p11-kit module registration is not root's own, or is writable by others";
+		ret = -EPERM;
+		goto out;
+	}
+	buf = calloc(1, CMK_P11_CONF_MAX + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		*why = "out of memory";
+		goto out;
+	}
+	n = read(fd, buf, CMK_P11_CONF_MAX);
+	if (n < 0) {
+		ret = -errno;
+		*why = "a p11-kit module registration cannot be read";
+		goto out_free;
+	}
+	*why = "a p11-kit module registration has no usable \"module:\" line";
+	ret = -EINVAL;
+	for (line = buf; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line += strspn(line, " \t");
+		if (strncmp(line, "module:", 7))
+			continue;
+		v = line + 7 + strspn(line + 7, " \t");
+		v[strcspn(v, " \t\r")] = '\0';
+		if (!*v)
+			break;
+		if (v[0] == '/') {
+			if (snprintf(path, size, "%s", v) < (int)size)
+				ret = 1;
+		} else if (!strchr(v, '/') && cmk_p11_module_in_dirs(v, path, size)) {
+			ret = 1;
+		}
+		break;
+	}
+	if (ret == 1)
+		*why = NULL;
+out_free:
+	free(buf);
+out:
+	close(fd);
+	return ret;
+}
+
+/**
+ * cmk_vault_pkcs11_module() - the library a PKCS#11 module setting names
+ * @module: an absolute path, or a name: a module registered with p11-kit
+ *	(NAME.module in /etc/pkcs11/modules, then /usr/share/p11-kit/modules)
+ *	or NAME.so in the PKCS#11 module directory
+ * @path: the library's path
+ * @size: bytes in @path
+ * @why: what is wrong, on failure
+ *
+ * Only trusted local settings come here (command line, cmktab, a URI the
+ * administrator gave): never a URI read from a device.
+ *
+ * Return: 0, -EINVAL (a bad setting) or -ENOENT (no such module).
+ */
+int cmk_vault_pkcs11_module(const char *module, char *path, size_t size,
+			    const char **why)
+{
+	char conf[PATH_MAX], so[CMK_P11_NAME_MAX + 4];
+	size_t i;
+	int r;
+
+	*why = NULL;
+	if (strchr(module, '/')) {
+		if (module[0] != '/') {
+			*why = "a PKCS#11 module path must be absolute";
+			return -EINVAL;
+		}
+		if (snprintf(path, size, "%s", module) >= (int)size) {
+			*why = "PKCS#11 module path too long";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!cmk_p11_module_name_ok(module)) {
+		*why = "a PKCS#11 module is an absolute path or a name of letters, digits, '.', '_', '+' and '-'";
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(cmk_p11_kit_dirs) / sizeof(cmk_p11_kit_dirs[0]);
+	     i++) {
+		snprintf(conf, sizeof(conf), "%s/%s.module",
+			 cmk_p11_kit_dirs[i], module);
+		r = cmk_p11_kit_module(conf, path, size, why);
+		if (r < 0)
+			return -EINVAL;
+		if (r > 0)
+			return 0;
+	}
+	snprintf(so, sizeof(so), "%s.so", module);
+	if (cmk_p11_module_in_dirs(so, path, size))
+		return 0;
+	*why = "no such PKCS#11 module: neither registered with p11-kit nor in the PKCS#11 module directory";
+	return -ENOENT;
+}
 
 /* Drop a reference; @stale: the last call through it failed transiently. */
 static void cmk_p11_module_put(struct cmk_p11_module *m, bool stale)
@@ -1161,9 +1320,8 @@ static int cmk_p11_open(struct cmk_vault *v, const char *uri,
 			struct cmk_vault_error *err)
 {
 	struct cmk_p11 *p;
-	char path[4096];
+	char path[PATH_MAX], real[PATH_MAX];
 	const char *module, *why;
-	size_t i;
 	int ret;
 
 	p = calloc(1, sizeof(*p));
@@ -1176,28 +1334,23 @@ static int cmk_p11_open(struct cmk_vault *v, const char *uri,
 		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0, "%s", why);
 		goto out;
 	}
-	module = opt->module ?: p->uri.module_path;
-	if (!module && p->uri.module_name) {
-		if (strchr(p->uri.module_name, '/')) {
-			ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
-						  "bad module-name");
-			goto out;
-		}
-		for (i = 0; i < sizeof(cmk_p11_module_dirs) /
-			    sizeof(cmk_p11_module_dirs[0]); i++) {
-			snprintf(path, sizeof(path), "%s/%s.so",
-				 cmk_p11_module_dirs[i], p->uri.module_name);
-			if (!access(path, R_OK))
-				break;
-		}
-		module = path;
+	module = opt->module ?: p->uri.module_path ?: p->uri.module_name ?:
+		 CMK_P11_DEFAULT_MODULE;
+	if (cmk_vault_pkcs11_module(module, path, sizeof(path), &why)) {
+		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0, "%s", why);
+		goto out;
 	}
-	if (!module)
-		module = CMK_P11_DEFAULT_MODULE;
+	/* One module loaded once, whatever the path or link that names it. */
+	if (!realpath(path, real)) {
+		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+					  "PKCS#11 module %s: %s", path,
+					  strerror(errno));
+		goto out;
+	}
 	ret = cmk_p11_read_pin(p, opt, err);
 	if (ret)
 		goto out;
-	ret = cmk_p11_module_get(module, &p->mod, err);
+	ret = cmk_p11_module_get(real, &p->mod, err);
 	if (ret)
 		goto out;
 	ret = cmk_p11_connect(p, err);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmk-file.h"
+#include "cmk-text.h"
 #include "cmk-vault.h"
 
 static const struct cmk_vault_ops *const cmk_vault_backends[] = {
@@ -192,6 +193,55 @@ int cmk_vault_uri_redact(const char *uri, char *buf, size_t size)
 	return 0;
 }
 
+/**
+ * cmk_vault_uri_key() - the part of a URI that names the key
+ * @uri: the URI
+ * @buf: output
+ * @size: bytes in @buf
+ *
+ * The URI without its query component: what a header records.  Local
+ * settings (module, PIN source, endpoint...) stay on the host that gave
+ * them, and a header carries nothing that chooses code, files, hosts or
+ * credentials.
+ *
+ * Return: 0, or -ENOSPC if @buf is too small.
+ */
+int cmk_vault_uri_key(const char *uri, char *buf, size_t size)
+{
+	size_t n = strcspn(uri, "?");
+
+	if (n >= size)
+		return -ENOSPC;
+	memcpy(buf, uri, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * A URI read from a device: anything but the key's name is refused.  The
+ * names of the attributes it tried to set (escaped: they come from the
+ * disk) go into @err, never their values.
+ */
+static int cmk_vault_device_uri(const char *uri, struct cmk_vault_error *err)
+{
+	const char *q = strchr(uri, '?'), *p, *end;
+	char names[160] = "", name[48], esc[64];
+	size_t n = 0;
+
+	if (!q)
+		return 0;
+	for (p = q + 1; *p && n + 1 < sizeof(names); p = *end ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, "=&"), p);
+		cmk_text_escape(name, esc, sizeof(esc));
+		n += snprintf(names + n, sizeof(names) - n, "%s%s=",
+			      n ? ", " : "", esc);
+	}
+	return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+				   "the KEK URI recorded on the device sets %s: a device may only name its key, never a module, file, host or credential; give these locally (--kek, --module, --pin-file; cmktab: the KEK field, module=, pin-file=)",
+				   names);
+}
+
 static double cmk_vault_now_ms(void)
 {
 	struct timespec ts;
@@ -310,6 +360,11 @@ int cmk_vault_open(const char *uri, const struct cmk_vault_options *opt,
 		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 					  "no vault backend for this URI scheme");
 		goto out_audit;
+	}
+	if (opt->device_uri) {
+		ret = cmk_vault_device_uri(uri, err);
+		if (ret)
+			goto out_audit;
 	}
 	v->ops = ops;
 	cmk_sigpipe_block(&sp);

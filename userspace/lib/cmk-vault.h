@@ -105,7 +105,13 @@ enum cmk_vault_pin {
  * struct cmk_vault_options - how to open a vault
  * @pin: PIN source; overrides the URI's pin-source
  * @pin_arg: file path, key description or prompt, per @pin
- * @module: PKCS#11 module path; overrides the URI's module-path / -name
+ * @module: PKCS#11 module: an absolute path, or the name of a module
+ *	registered with p11-kit or installed in the PKCS#11 module directory;
+ *	overrides the URI's module-path / module-name
+ * @device_uri: the URI was read from a device or a header file, which an
+ *	attacker may have written: it may name the key only, and a query
+ *	component (module, PIN source or any other local setting) is refused
+ *	before anything is loaded or opened
  * @alg: CMK_VAULT_ALG_AUTO allows SHA-256 OAEP where the token offers it;
  *	a fixed algorithm is used as is
  * @audit_path: append audit records to this file (created 0600); NULL: none
@@ -115,6 +121,7 @@ struct cmk_vault_options {
 	enum cmk_vault_pin pin;
 	const char *pin_arg;
 	const char *module;
+	bool device_uri;
 	enum cmk_vault_alg alg;
 	const char *audit_path;
 	bool audit_syslog;
@@ -209,6 +216,14 @@ struct cmk_vault;
  *	attributes, nothing contacted); *@why says what is wrong
  *
  * Every op fills @err on failure and returns a negative errno.
+ *
+ * The trust rule for every backend (Documentation/admin-guide/device-mapper/
+ * cmk-threat-model.rst): a URI's path names the key and nothing else; what
+ * picks code, a file, a host or a credential (PKCS#11 module, PIN source,
+ * endpoint, CA, client identity, token) is a local setting, given in the
+ * query component of a URI from trusted configuration or by
+ * cmk_vault_options.  A header records the path only (cmk_vault_uri_key()),
+ * and cmk_vault_open() refuses a URI read from a device that has a query.
  */
 struct cmk_vault_ops {
 	const char *name;
@@ -293,6 +308,7 @@ int cmk_vault_set_error(struct cmk_vault_error *err,
 			const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int cmk_vault_uri_redact(const char *uri, char *buf, size_t size);
+int cmk_vault_uri_key(const char *uri, char *buf, size_t size);
 int cmk_vault_open(const char *uri, const struct cmk_vault_options *opt,
 		   const struct cmk_vault_ctx *ctx, struct cmk_vault **vp,
 		   struct cmk_vault_error *err);
@@ -334,6 +350,8 @@ int cmk_audit_record(int fd, bool use_syslog, const char *op,
 /* cmk-vault-pkcs11.c */
 extern const struct cmk_vault_ops cmk_vault_pkcs11_ops;
 void cmk_vault_pkcs11_keep_modules(bool keep);
+int cmk_vault_pkcs11_module(const char *module, char *path, size_t size,
+			    const char **why);
 
 /* Query attributes RFC 7512 defines that this parser keeps. */
 #define CMK_P11_ID_MAX	64
