@@ -120,9 +120,16 @@ tests: build/tests/host/cmkd_test
 
 # The trust boundary's host test (the disk is the attacker's) and the
 # PKCS#11 module it must never see loaded.
-tests: build/tests/host/trust_test build/tests/host/modules/marker_pkcs11.so
+tests: build/tests/host/trust_test build/tests/host/modules/marker_pkcs11.so \
+	build/tests/host/modules/shim_pkcs11.so
 
 build/tests/host/trust_test: tests/host/trust_test.sh $(CMKD) $(CMKCTL) build/tests/host/modules/marker_pkcs11.so
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@
+
+tests: build/tests/host/vault_faults_test
+
+build/tests/host/vault_faults_test: tests/host/vault_faults_test.sh $(CMKCTL) build/tests/host/modules/shim_pkcs11.so
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
 

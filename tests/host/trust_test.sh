@@ -51,7 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=14
+PLAN=15
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -64,7 +64,7 @@ run() {
 }
 # rewrite_uri FILE URI: the KEK URI of both header copies, checksums redone.
 rewrite_uri() {
-	"$ROOT/tests/host/hdr-set-uri.py" "$1" "$2"
+	"$ROOT/tests/host/hdr-edit.py" "$1" uri "$2"
 }
 
 if ! "$VAULT" create "$T/v" >"$T/v.out" 2>"$T/v.err"; then
@@ -138,6 +138,9 @@ check "cmkd: the open attempt is refused, the log says why" \
 	'grep -q "$WHY" "$T/cmkd.log"' "$(sed 's/^/# /' "$T/cmkd.log" | head -5)"
 check "cmkd: the module was never loaded, the FIFO never opened" \
 	'[ ! -e "$T/loaded" ] && kill -0 $CMKD_PID'
+check "cmkd: a configuration error, reported once and not retried (retry-max=2s, 3 s later)" \
+	'[ "$(grep -c "recorded on the device" "$T/cmkd.log")" = 1 ] &&
+	 grep -q "configuration error: .*not retried: fix it, then cmkctl revalidate evil" "$T/cmkd.log"'
 kill "$CMKD_PID"
 wait "$CMKD_PID"
 check "cmkd: exits 0 on SIGTERM with the attacker's volume pending" '[ $? = 0 ]'

@@ -274,7 +274,7 @@ MARKER_SO=$CMK_REPO/build/tests/host/modules/marker_pkcs11.so
 export CMK_TEST_MARKER=$CMK_TMP/marker
 cp "$HDR" "$EVIL"
 mkfifo "$CMK_TMP/pin.fifo"
-"$CMK_REPO/tests/host/hdr-set-uri.py" "$EVIL" \
+"$CMK_REPO/tests/host/hdr-edit.py" "$EVIL" uri \
 	"pkcs11:token=cmk;object=cmk-kek?module-path=$MARKER_SO&pin-source=file:$CMK_TMP/pin.fifo"
 rc=0
 timeout 20 "$CMKCTL" open "$DEV2" "$NAME2" --header "$EVIL" "${PINF[@]}" \

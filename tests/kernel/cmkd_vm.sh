@@ -5,12 +5,14 @@
 # embedded SoftHSM2 token served by p11-kit server).  An ext4 filesystem
 # on the volume, and a reader doing direct I/O on a file in it.  For each
 # cause (KEK deleted, disabled for decrypt, end date passed, PIN revoked,
-# vault killed past the grace, cmkd SIGKILLed, cmkd SIGSTOPped): the time
+# vault killed past the grace, C_Decrypt failing with CKR_GENERAL_ERROR
+# past the grace, cmkd SIGKILLed, cmkd SIGSTOPped): the time
 # from the cause to the reader's first EIO within its bound, cmkd's state
 # and reason, the alert hook's environment, then the cause undone,
 # revalidate, and every file written before the cause intact.  Also: cmkd
 # started with the vault down opens the volume once the vault answers; a
-# vault outage shorter than the grace tears nothing down; the control
+# vault outage shorter than the grace tears nothing down, nor does one
+# ambiguous C_Decrypt failure; the control
 # socket refuses non-root clients, and a client trickling its requests
 # for three leases holds up neither the lease nor I/O; cmktab errors are
 # reported per line.
@@ -30,6 +32,11 @@ TAB=$CMK_TMP/cmktab
 AUDIT=$CMK_TMP/audit.log
 ALERTS=$CMK_TMP/alerts.log
 VDIR=$CMK_TMP/vault
+# cmkd reaches the vault through a shim over p11-kit-client.so that fails
+# the calls its control file names (tests/host/modules/shim_pkcs11.c).
+SHIM=$CMK_REPO/build/tests/host/modules/shim_pkcs11.so
+export CMK_SHIM_MODULE=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
+export CMK_SHIM_CONTROL=$CMK_TMP/shim.faults
 export PATH=$PATH:/sbin:/usr/sbin
 
 # Settings of the volume under test (cmktab): bounds derive from them.
@@ -38,9 +45,9 @@ KEK_LIMIT=$((POLL + 2))			# KEK lost: interval + 2 s
 VAULT_LIMIT=$((GRACE + POLL + 2))	# vault killed: past the grace
 LEASE_LIMIT=$((LEASE + 2))		# cmkd killed or stopped: lease + 2 s
 
-CAUSES="delete disable expire revoke-pin vault-kill cmkd-kill cmkd-stop"
+CAUSES="delete disable expire revoke-pin vault-kill token-fault cmkd-kill cmkd-stop"
 PER_CAUSE=8
-PLAN=$((11 + 7 * PER_CAUSE + 8))
+PLAN=$((12 + 8 * PER_CAUSE + 8))
 tap_plan $PLAN
 
 if [ ! -x "$CMKD" ] || [ ! -x "$CMKCTL" ] ||
@@ -130,6 +137,7 @@ cause() {
 	delete | disable | expire | revoke-pin)
 		"$VAULT" kek "$VDIR" "$1" ;;
 	vault-kill) "$VAULT" stop "$VDIR" ;;
+	token-fault) echo "C_Decrypt 0x5 *" >"$CMK_SHIM_CONTROL" ;;
 	cmkd-kill) kill -KILL "$CMKD_PID" ;;
 	cmkd-stop) kill -STOP "$CMKD_PID" ;;
 	esac
@@ -143,6 +151,7 @@ undo() {
 	expire) "$VAULT" kek "$VDIR" unexpire ;;
 	revoke-pin) "$VAULT" kek "$VDIR" restore-pin ;;
 	vault-kill) "$VAULT" serve "$VDIR" 2>>"$CMK_TMP/vault.err" ;;
+	token-fault) rm "$CMK_SHIM_CONTROL" ;;
 	cmkd-kill) wait "$CMKD_PID" 2>/dev/null; cmkd_start ;;
 	cmkd-stop) kill -CONT "$CMKD_PID" ;;
 	esac
@@ -155,14 +164,14 @@ class_of() {
 	disable) echo disabled ;;
 	expire) echo expired ;;
 	revoke-pin) echo permission-denied ;;
-	vault-kill) echo transient ;;
+	vault-kill | token-fault) echo transient ;;
 	*) echo ok ;;	# the kernel lapsed the lease: no vault class
 	esac
 }
 
 limit_of() {
 	case $1 in
-	vault-kill) echo "$VAULT_LIMIT" ;;
+	vault-kill | token-fault) echo "$VAULT_LIMIT" ;;
 	cmkd-*) echo "$LEASE_LIMIT" ;;
 	*) echo "$KEK_LIMIT" ;;
 	esac
@@ -193,7 +202,7 @@ chmod 755 "$CMK_TMP/alert.sh"
 	umask 077
 	cat >"$TAB" <<EOF
 # cmkd_vm.sh
-$NAME $DEV - module=p11-kit-client,pin-file=$VDIR/pin,poll=${POLL}s,lease=${LEASE}s,grace=${GRACE}s,retry-max=${RETRY_MAX}s,alert=$CMK_TMP/alert.sh
+$NAME $DEV - module=$SHIM,pin-file=$VDIR/pin,poll=${POLL}s,lease=${LEASE}s,grace=${GRACE}s,retry-max=${RETRY_MAX}s,alert=$CMK_TMP/alert.sh
 EOF
 	printf 'bad1 relative/dev\nbad2 /dev/x - poll=0s\n' >"$CMK_TMP/badtab"
 )
@@ -300,6 +309,26 @@ else
 	not_ok "a client trickling requests for $((3 * LEASE)) s: lease kept" "drops=$drops" \
 		"kernel state=$kst" "$(tail -5 "$CMK_TMP/cmkd.log")"
 fi
+kill "$READER" 2>/dev/null
+wait "$READER" 2>/dev/null
+READER=''
+
+# One ambiguous failure (C_Decrypt CKR_GENERAL_ERROR once): confirmed on a
+# fresh session before it counts, so no teardown; the audit log shows it.
+start_reader
+echo "C_Decrypt 0x5 1" >"$CMK_SHIM_CONTROL"
+sleep $((2 * POLL + 2))
+if kill -0 "$READER" 2>/dev/null && [ "$(vol_field state)" = available ] &&
+	grep -q "^C_Decrypt 0x5" "$CMK_SHIM_CONTROL.log" 2>/dev/null &&
+	grep -q '"op":"unwrap-attempt".*"result":"transient"' "$AUDIT" &&
+	! grep -q inaccessible "$ALERTS" 2>/dev/null; then
+	ok "C_Decrypt CKR_GENERAL_ERROR once: retried, volume stays available, the attempt audited"
+else
+	not_ok "C_Decrypt CKR_GENERAL_ERROR once: no teardown" "state=$(vol_field state)" \
+		"$(cat "$CMK_SHIM_CONTROL.log" 2>&1)" "$(grep unwrap "$AUDIT" | tail -3)" \
+		"$(tail -5 "$CMK_TMP/cmkd.log")"
+fi
+rm -f "$CMK_SHIM_CONTROL"
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
 READER=''

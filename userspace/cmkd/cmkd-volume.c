@@ -400,10 +400,13 @@ static void cmkd_open_failed(struct cmkd *d, struct cmkd_volume *v,
 	 * Retried with backoff: an unreachable vault, a device that is not
 	 * there yet, a kernel that refused (module not loaded yet, say).
 	 * Not retried: a KEK that is lost (until it is usable again, with
-	 * auto-revalidate), a header that is invalid.
+	 * auto-revalidate), a header that is invalid, a configuration that
+	 * cannot work (a module that does not load, a PIN file that cannot
+	 * be used, a header URI that sets a module): retrying would only
+	 * hide it.  cmkctl revalidate tries again once it is fixed.
 	 */
 	if (job->err.kind == CMK_VOLUME_FAIL_VAULT)
-		retry = cmkd_class_transient(cls);
+		retry = cls == CMK_VAULT_TRANSIENT;
 	else
 		retry = job->err.kind != CMK_VOLUME_FAIL_HEADER;
 	cmkd_audit(d, v, "activate", cls == CMK_VAULT_OK ? CMK_VAULT_CONFIG : cls);
@@ -420,7 +423,13 @@ static void cmkd_open_failed(struct cmkd *d, struct cmkd_volume *v,
 		return;
 	}
 	cmkd_set_state(v, CMKD_INACCESSIBLE, cls, job->err.msg);
-	cmkd_log(LOG_CRIT, v, "inaccessible", "cannot open: %s", job->err.msg);
+	if (cls == CMK_VAULT_CONFIG)
+		cmkd_log(LOG_CRIT, v, "inaccessible",
+			 "cannot open: configuration error: %s; not retried: fix it, then cmkctl revalidate %s",
+			 job->err.msg, v->e->name);
+	else
+		cmkd_log(LOG_CRIT, v, "inaccessible", "cannot open: %s",
+			 job->err.msg);
 	cmkd_alert(v, "inaccessible");
 	cmkd_answer(v, false);
 }

@@ -77,6 +77,7 @@ struct cmk_p11 {
 	bool have_session;
 	bool login_required;
 	bool broken;
+	bool ambiguous;		/* the last C_Decrypt failed, cause unknown */
 	int sha256_ok;		/* -1 unknown, 0 no, 1 yes */
 	char *pin;		/* cmk_secure_alloc(), CMK_P11_PIN_MAX bytes, or NULL */
 };
@@ -914,8 +915,12 @@ static int cmk_p11_find_key(struct cmk_p11 *p, const char *version,
 static time_t cmk_p11_date(const CK_DATE *d, CK_ULONG len, bool end);
 
 /* Read the validity dates of @h; -1 if the token cannot return them. */
-static int cmk_p11_get_dates(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
-			     time_t *start, time_t *end)
+/*
+ * The start and end dates of object @h (0: none).  Return: CKR_OK, or the
+ * CK_RV of a read that failed twice.
+ */
+static CK_RV cmk_p11_get_dates(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
+			       time_t *start, time_t *end)
 {
 	CK_DATE ds, de;
 	CK_ATTRIBUTE t[2] = {
@@ -925,13 +930,19 @@ static int cmk_p11_get_dates(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
 	CK_RV rv;
 
 	rv = p->mod->f->C_GetAttributeValue(p->session, h, t, 2);
+	if (rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR) {
+		/* Once more: a glitch passes, SoftHSM2's quirk stays. */
+		t[0].ulValueLen = sizeof(ds);
+		t[1].ulValueLen = sizeof(de);
+		rv = p->mod->f->C_GetAttributeValue(p->session, h, t, 2);
+	}
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
-		return -1;
+		return rv;
 	*start = t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 :
 		 cmk_p11_date(&ds, t[0].ulValueLen, false);
 	*end = t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 :
 	       cmk_p11_date(&de, t[1].ulValueLen, true);
-	return 0;
+	return CKR_OK;
 }
 
 /*
@@ -957,8 +968,11 @@ static int cmk_p11_validity(struct cmk_p11 *p, struct cmk_p11_attrs *a,
 	bool pub_dates = false;
 	CK_RV rv;
 
-	a->dates_unreadable = cmk_p11_get_dates(p, a->h, &a->start_time,
-						&a->end_time) < 0;
+	rv = cmk_p11_get_dates(p, a->h, &a->start_time, &a->end_time);
+	/* Anything but SoftHSM2's quirk is a token fault, not a verdict. */
+	if (rv != CKR_OK && rv != CKR_GENERAL_ERROR)
+		return cmk_p11_fail(p, rv, "reading the key's dates", err);
+	a->dates_unreadable = rv != CKR_OK;
 	if (a->dates_unreadable)
 		a->start_time = a->end_time = 0;
 	rv = f->C_FindObjectsInit(p->session, tmpl, 2);
@@ -968,7 +982,11 @@ static int cmk_p11_validity(struct cmk_p11 *p, struct cmk_p11_attrs *a,
 	f->C_FindObjectsFinal(p->session);
 	if (rv != CKR_OK)
 		return cmk_p11_fail(p, rv, "C_FindObjects", err);
-	if (n == 1 && !cmk_p11_get_dates(p, pub, &s, &e)) {
+	if (n == 1) {
+		rv = cmk_p11_get_dates(p, pub, &s, &e);
+		if (rv != CKR_OK)
+			return cmk_p11_fail(p, rv, "reading the public key's dates",
+					    err);
 		pub_dates = s || e;
 		if (s > a->start_time)
 			a->start_time = s;
@@ -1199,7 +1217,6 @@ static int cmk_p11_decrypt(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
 	CK_FUNCTION_LIST *f = p->mod->f;
 	uint8_t buf[CMK_P11_MODULUS_MAX];
 	CK_ULONG n = sizeof(buf);
-	CK_SESSION_INFO si;
 	CK_RV rv;
 	int ret = 0;
 
@@ -1207,13 +1224,13 @@ static int cmk_p11_decrypt(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
 	if (rv != CKR_OK)
 		return cmk_p11_fail(p, rv, "C_DecryptInit", err);
 	rv = f->C_Decrypt(p->session, (CK_BYTE *)in, in_len, buf, &n);
-	if ((rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED) &&
-	    f->C_GetSessionInfo(p->session, &si) == CKR_OK) {
-		/* The token is fine: the data is not for this key. */
-		ret = cmk_vault_set_error(err, CMK_VAULT_INVALID_KEY, rv,
-					  "C_Decrypt: %s (0x%lx): not wrapped by this key, or corrupted",
-					  cmk_p11_rv_name(rv),
-					  (unsigned long)rv);
+	if (rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED) {
+		/*
+		 * Data not for this key (SoftHSM2 fails OAEP padding so), or
+		 * a token fault: transient until cmk_p11_unwrap() knows.
+		 */
+		p->ambiguous = true;
+		ret = cmk_p11_fail(p, rv, "C_Decrypt", err);
 	} else if (rv != CKR_OK) {
 		ret = cmk_p11_fail(p, rv, "C_Decrypt", err);
 	} else if (n > out_size) {
@@ -1228,32 +1245,56 @@ static int cmk_p11_decrypt(struct cmk_p11 *p, CK_OBJECT_HANDLE h,
 	return ret;
 }
 
+/*
+ * A known-answer probe: encrypt a random value with the key's public half
+ * and have the token decrypt it with @alg.  0 if the token gives it back;
+ * otherwise the error of the decryption (@err).
+ */
+static int cmk_p11_kat(struct cmk_p11 *p, const struct cmk_p11_attrs *a,
+		       enum cmk_vault_alg alg, struct cmk_vault_error *err)
+{
+	uint8_t probe[32], ct[CMK_VAULT_WRAPPED_MAX], pt[64];
+	size_t ct_len, pt_len = 0;
+	int ret;
+
+	if (RAND_bytes(probe, sizeof(probe)) != 1)
+		return cmk_vault_set_error(err, CMK_VAULT_TRANSIENT, 0,
+					   "no random bytes for a probe");
+	ret = cmk_p11_encrypt(a, alg, probe, sizeof(probe), ct, &ct_len, err);
+	if (!ret)
+		ret = cmk_p11_decrypt(p, a->h, alg, ct, ct_len, pt, sizeof(pt),
+				      &pt_len, err);
+	if (!ret && (pt_len != sizeof(probe) ||
+		     memcmp(pt, probe, sizeof(probe))))
+		ret = cmk_vault_set_error(err, CMK_VAULT_INVALID_KEY, 0,
+					  "the token decrypted a probe wrongly");
+	explicit_bzero(probe, sizeof(probe));
+	explicit_bzero(pt, sizeof(pt));
+	return ret;
+}
+
 /* May the token decrypt SHA-256 OAEP?  Learnt once by trying. */
 static bool cmk_p11_sha256_ok(struct cmk_p11 *p,
 			      const struct cmk_p11_attrs *a)
 {
 	struct cmk_vault_error e;
-	uint8_t probe[32], ct[CMK_VAULT_WRAPPED_MAX], pt[64];
-	size_t ct_len, pt_len = 0;
 
 	if (p->sha256_ok >= 0)
 		return p->sha256_ok;
-	if (RAND_bytes(probe, sizeof(probe)) != 1 ||
-	    cmk_p11_encrypt(a, CMK_VAULT_ALG_RSA_OAEP_SHA256, probe,
-			    sizeof(probe), ct, &ct_len, &e))
-		return false;
-	if (cmk_p11_decrypt(p, a->h, CMK_VAULT_ALG_RSA_OAEP_SHA256, ct,
-			    ct_len, pt, sizeof(pt), &pt_len, &e)) {
-		if (e.cls == CMK_VAULT_TRANSIENT)
-			return false;	/* unknown yet: ask again next time */
+	p->ambiguous = false;
+	if (!cmk_p11_kat(p, a, CMK_VAULT_ALG_RSA_OAEP_SHA256, &e)) {
+		p->sha256_ok = 1;
+	} else if (e.cls != CMK_VAULT_TRANSIENT) {
 		p->sha256_ok = 0;
-	} else {
-		p->sha256_ok = pt_len == sizeof(probe) &&
-			       !memcmp(pt, probe, sizeof(probe));
+	} else if (p->ambiguous &&
+		   !cmk_p11_kat(p, a, CMK_VAULT_ALG_RSA_OAEP_SHA1, &e)) {
+		/* SHA-1 works where SHA-256 fails: the token lacks it. */
+		p->sha256_ok = 0;
+		p->broken = false;
 	}
-	explicit_bzero(probe, sizeof(probe));
-	explicit_bzero(pt, sizeof(pt));
-	return p->sha256_ok;
+	/* Otherwise unknown yet: ask again next time. */
+	p->ambiguous = false;
+	return p->sha256_ok == 1;
 }
 
 /* ---- ops ---- */
@@ -1427,12 +1468,12 @@ static int cmk_p11_wrap(struct cmk_vault *v, const char *version,
 	return cmk_p11_encrypt(&a, *alg, in, in_len, out, out_len, err);
 }
 
-static int cmk_p11_unwrap(struct cmk_vault *v, const char *version,
-			  enum cmk_vault_alg *alg, const uint8_t *in,
-			  size_t in_len, uint8_t *out, size_t out_size,
-			  size_t *out_len, struct cmk_vault_error *err)
+/* One unwrap with a fixed algorithm. */
+static int cmk_p11_unwrap_once(struct cmk_p11 *p, const char *version,
+			       enum cmk_vault_alg alg, const uint8_t *in,
+			       size_t in_len, uint8_t *out, size_t out_size,
+			       size_t *out_len, struct cmk_vault_error *err)
 {
-	struct cmk_p11 *p = v->priv;
 	struct cmk_vault_key_info info;
 	struct cmk_p11_attrs a;
 	int ret;
@@ -1444,20 +1485,80 @@ static int cmk_p11_unwrap(struct cmk_vault *v, const char *version,
 		return cmk_vault_set_error(err, CMK_VAULT_DISABLED,
 					   CKR_KEY_FUNCTION_NOT_PERMITTED,
 					   "the key may not decrypt (CKA_DECRYPT false)");
-	if (*alg != CMK_VAULT_ALG_AUTO)
-		return cmk_p11_decrypt(p, a.h, *alg, in, in_len, out,
-				       out_size, out_len, err);
-	ret = cmk_p11_decrypt(p, a.h, CMK_VAULT_ALG_RSA_OAEP_SHA256, in,
-			      in_len, out, out_size, out_len, err);
-	if (!ret) {
-		*alg = CMK_VAULT_ALG_RSA_OAEP_SHA256;
-		return 0;
+	return cmk_p11_decrypt(p, a.h, alg, in, in_len, out, out_size,
+			       out_len, err);
+}
+
+/*
+ * An unwrap whose failure is confirmed before it counts.  C_Decrypt's
+ * CKR_GENERAL_ERROR and CKR_FUNCTION_FAILED say either "not wrapped by
+ * this key" (definitive: the volume is not this key's) or "the token
+ * failed" (transient): the call is tried again on a fresh session, and if
+ * it fails so again, a known-answer probe tells the two apart.  Each step
+ * is audited ("unwrap-attempt", "probe").
+ */
+static int cmk_p11_unwrap_confirmed(struct cmk_vault *v, const char *version,
+				    enum cmk_vault_alg alg, const uint8_t *in,
+				    size_t in_len, uint8_t *out,
+				    size_t out_size, size_t *out_len,
+				    struct cmk_vault_error *err)
+{
+	struct cmk_p11 *p = v->priv;
+	struct cmk_vault_key_info info;
+	struct cmk_vault_error e;
+	struct cmk_p11_attrs a;
+	double start = cmk_vault_now_ms();
+	unsigned long rv;
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		p->ambiguous = false;
+		ret = cmk_p11_unwrap_once(p, version, alg, in, in_len, out,
+					  out_size, out_len, err);
+		if (!ret || !p->ambiguous)
+			return ret;
+		cmk_vault_audit_step(v, "unwrap-attempt", version, err->cls,
+				     start);
+		start = cmk_vault_now_ms();
 	}
-	if (err->cls != CMK_VAULT_INVALID_KEY)
+	rv = err->code;
+	p->ambiguous = false;
+	ret = cmk_p11_usable_key(p, version, &a, &info, &e);
+	if (!ret)
+		ret = cmk_p11_kat(p, &a, alg, &e);
+	cmk_vault_audit_step(v, "probe", version, ret ? e.cls : CMK_VAULT_OK,
+			     start);
+	p->ambiguous = false;
+	if (!ret) {
+		p->broken = false;
+		return cmk_vault_set_error(err, CMK_VAULT_INVALID_KEY, rv,
+					   "C_Decrypt: %s (0x%lx) twice, while a known-answer probe decrypts: not wrapped by this key, or corrupted",
+					   cmk_p11_rv_name(rv), rv);
+	}
+	p->broken = true;
+	return cmk_vault_set_error(err, CMK_VAULT_TRANSIENT, rv,
+				   "C_Decrypt: %s (0x%lx) twice, and a known-answer probe fails too (%s): the token is failing",
+				   cmk_p11_rv_name(rv), rv, e.msg);
+}
+
+static int cmk_p11_unwrap(struct cmk_vault *v, const char *version,
+			  enum cmk_vault_alg *alg, const uint8_t *in,
+			  size_t in_len, uint8_t *out, size_t out_size,
+			  size_t *out_len, struct cmk_vault_error *err)
+{
+	int ret;
+
+	if (*alg != CMK_VAULT_ALG_AUTO)
+		return cmk_p11_unwrap_confirmed(v, version, *alg, in, in_len,
+						out, out_size, out_len, err);
+	*alg = CMK_VAULT_ALG_RSA_OAEP_SHA256;
+	ret = cmk_p11_unwrap_confirmed(v, version, *alg, in, in_len, out,
+				       out_size, out_len, err);
+	if (!ret || err->cls != CMK_VAULT_INVALID_KEY)
 		return ret;
 	*alg = CMK_VAULT_ALG_RSA_OAEP_SHA1;
-	return cmk_p11_decrypt(p, a.h, *alg, in, in_len, out, out_size,
-			       out_len, err);
+	return cmk_p11_unwrap_confirmed(v, version, *alg, in, in_len, out,
+					out_size, out_len, err);
 }
 
 static int cmk_p11_list_versions(struct cmk_vault *v,

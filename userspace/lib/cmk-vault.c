@@ -242,7 +242,12 @@ static int cmk_vault_device_uri(const char *uri, struct cmk_vault_error *err)
 				   names);
 }
 
-static double cmk_vault_now_ms(void)
+/**
+ * cmk_vault_now_ms() - monotonic milliseconds, for the audit records' "ms"
+ *
+ * Return: the time.
+ */
+double cmk_vault_now_ms(void)
 {
 	struct timespec ts;
 
@@ -295,6 +300,25 @@ static void cmk_vault_audit(struct cmk_vault *v, const char *op,
 	if (ret && cls == CMK_VAULT_OK)
 		cls = CMK_VAULT_TRANSIENT;
 	cmk_audit_record(v->audit_fd, v->audit_syslog, op, ctx, v->uri,
+			 version, cls, cmk_vault_now_ms() - start);
+}
+
+/**
+ * cmk_vault_audit_step() - audit a step a backend takes inside a call
+ * @v: the vault
+ * @op: the step ("unwrap-attempt", "probe")
+ * @version: key version, or NULL
+ * @cls: its outcome
+ * @start: cmk_vault_now_ms() when the step began
+ *
+ * For a call that retries or confirms a failure before it answers: each
+ * try gets a record of its own before the call's.
+ */
+void cmk_vault_audit_step(struct cmk_vault *v, const char *op,
+			  const char *version, enum cmk_vault_class cls,
+			  double start)
+{
+	cmk_audit_record(v->audit_fd, v->audit_syslog, op, v->ctx, v->uri,
 			 version, cls, cmk_vault_now_ms() - start);
 }
 
@@ -490,8 +514,10 @@ int cmk_vault_unwrap(struct cmk_vault *v, const struct cmk_vault_ctx *ctx,
 	if (*alg == CMK_VAULT_ALG_AUTO)
 		*alg = v->alg;
 	cmk_sigpipe_block(&sp);
+	v->ctx = ctx;
 	ret = v->ops->unwrap(v, version, alg, in, in_len, out, out_size,
 			     out_len, err);
+	v->ctx = NULL;
 	cmk_sigpipe_restore(&sp);
 	if (ret) {
 		explicit_bzero(out, out_size);

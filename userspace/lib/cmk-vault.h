@@ -257,6 +257,7 @@ struct cmk_vault_ops {
  * @alg: the options' algorithm choice
  * @audit_fd: audit log, -1 if none
  * @audit_syslog: audit to syslog too
+ * @ctx: the audit context of the call in progress (cmk_vault_audit_step())
  */
 struct cmk_vault {
 	const struct cmk_vault_ops *ops;
@@ -265,6 +266,7 @@ struct cmk_vault {
 	enum cmk_vault_alg alg;
 	int audit_fd;
 	bool audit_syslog;
+	const struct cmk_vault_ctx *ctx;
 };
 
 /**
@@ -309,6 +311,10 @@ int cmk_vault_set_error(struct cmk_vault_error *err,
 	__attribute__((format(printf, 4, 5)));
 int cmk_vault_uri_redact(const char *uri, char *buf, size_t size);
 int cmk_vault_uri_key(const char *uri, char *buf, size_t size);
+double cmk_vault_now_ms(void);
+void cmk_vault_audit_step(struct cmk_vault *v, const char *op,
+			  const char *version, enum cmk_vault_class cls,
+			  double start);
 int cmk_vault_open(const char *uri, const struct cmk_vault_options *opt,
 		   const struct cmk_vault_ctx *ctx, struct cmk_vault **vp,
 		   struct cmk_vault_error *err);
