@@ -121,11 +121,15 @@ tests: build/tests/host/cmkd_test
 # The trust boundary's host test (the disk is the attacker's) and the
 # PKCS#11 module it must never see loaded.
 tests: build/tests/host/trust_test build/tests/host/modules/marker_pkcs11.so \
-	build/tests/host/modules/shim_pkcs11.so
+	build/tests/host/modules/shim_pkcs11.so build/tests/host/tools/hdr_forge
 
-build/tests/host/trust_test: tests/host/trust_test.sh $(CMKD) $(CMKCTL) build/tests/host/modules/marker_pkcs11.so
+build/tests/host/trust_test: tests/host/trust_test.sh $(CMKD) $(CMKCTL) build/tests/host/modules/marker_pkcs11.so build/tests/host/tools/hdr_forge
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
+
+build/tests/host/tools/%: tests/host/tools/%.c $(LIB) $(wildcard userspace/lib/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $< $(LIB) -lcrypto -lkeyutils -ldevmapper
 
 tests: build/tests/host/vault_faults_test
 

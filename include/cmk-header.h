@@ -45,6 +45,7 @@
 #define CMK_VK_SIZE		32
 #define CMK_HDR_UUID_LEN	16
 #define CMK_HDR_CSUM_LEN	32
+#define CMK_HDR_MAC_LEN		32
 
 /* Wrapped DEK: AES-256-GCM of the 64-byte DEK. */
 #define CMK_DEK_NONCE_LEN	12
@@ -64,7 +65,12 @@
 #define CMK_HDR_INCOMPAT_DEK_ROT	0x00000002U
 /* kek_new holds a staged KEK rotation. */
 #define CMK_HDR_INCOMPAT_KEK_ROT	0x00000004U
-#define CMK_HDR_INCOMPAT_KNOWN		0x00000007U
+/*
+ * mac authenticates the whole copy with a key derived from the volume key
+ * (cmk-header.rst, "Authentication"); a header without it is not opened.
+ */
+#define CMK_HDR_INCOMPAT_MAC		0x00000008U
+#define CMK_HDR_INCOMPAT_KNOWN		0x0000000fU
 #define CMK_HDR_RO_COMPAT_KNOWN		0x00000000U
 #define CMK_HDR_COMPAT_KNOWN		0x00000000U
 
@@ -169,6 +175,8 @@ struct cmk_hdr_dek_rot {
  * @kek: the current KEK and wrapped volume key
  * @kek_new: the next KEK during a KEK rotation
  * @dek_rot: the DEK rotation in progress
+ * @mac: HMAC-SHA256 keyed from the volume key over the SHA-256 of the
+ *	whole copy with @mac and @checksum zeroed (CMK_HDR_INCOMPAT_MAC)
  * @reserved2: zero
  * @checksum: SHA-256 of the whole copy with this field zeroed
  */
@@ -197,7 +205,8 @@ struct cmk_hdr_disk {
 	struct cmk_hdr_kek kek;			/*  256 */
 	struct cmk_hdr_kek kek_new;		/* 1888 */
 	struct cmk_hdr_dek_rot dek_rot;		/* 3520 */
-	__u8 reserved2[384];			/* 3680 */
+	__u8 mac[CMK_HDR_MAC_LEN];		/* 3680 */
+	__u8 reserved2[352];			/* 3712 */
 	__u8 checksum[CMK_HDR_CSUM_LEN];	/* 4064 */
 };
 
@@ -211,6 +220,8 @@ static_assert(__builtin_offsetof(struct cmk_hdr_disk, kek) == 256,
 	      "cmk_hdr_disk kek offset");
 static_assert(__builtin_offsetof(struct cmk_hdr_disk, dek_rot) == 3520,
 	      "cmk_hdr_disk dek_rot offset");
+static_assert(__builtin_offsetof(struct cmk_hdr_disk, mac) == 3680,
+	      "cmk_hdr_disk mac offset");
 static_assert(__builtin_offsetof(struct cmk_hdr_disk, checksum) == 4064,
 	      "cmk_hdr_disk checksum offset");
 

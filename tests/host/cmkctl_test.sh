@@ -267,8 +267,8 @@ edit_both "$T/dd" dek
 run dump "$T/dd"
 check "altered wrapped DEK with valid checksums: header reads" '[ $rc = 0 ]'
 run unlock-check "$T/dd" "${P1[@]}"
-check "altered wrapped DEK: unlock-check refuses (exit 4, extent 0)" \
-	'[ $rc = 4 ] && err_has "extent 0 does not authenticate"'
+check "altered wrapped DEK: unlock-check refuses (exit 4): the header MAC" \
+	'[ $rc = 4 ] && err_has "does not authenticate under its volume key"'
 cp "$T/d1" "$T/dg"
 edit_both "$T/dg" gen
 run unlock-check "$T/dg" "${P1[@]}"

@@ -79,6 +79,8 @@ static void expect_defaults(struct __test_metadata *_metadata,
 	EXPECT_EQ(NULL, e->header);
 	EXPECT_EQ(NULL, e->pin_file);
 	EXPECT_EQ(NULL, e->module);
+	EXPECT_EQ(NULL, e->vk_fingerprint);
+	EXPECT_FALSE(e->allow_rollback);
 	EXPECT_EQ(NULL, e->alert);
 	EXPECT_EQ(NULL, e->audit_log);
 	EXPECT_FALSE(e->read_only);
@@ -227,7 +229,8 @@ TEST(good_every_option)
 		"poll=1500ms,lease=2m,grace=0,retry-max=1h,header=/etc/cmk/hdr.img,"
 		"pin-file=/etc/cmk/pin,alert=/usr/local/sbin/cmk-alert,"
 		"audit-log=/var/log/cmk/audit.log,read-only,allow-discards,auto-revalidate,"
-		"module=p11-kit-client\n";
+		"module=p11-kit-client,vk-fingerprint=cmkvk1:0123456789abcdef0123456789abcdef,"
+		"allow-rollback\n";
 	const struct cmk_tab_entry *e;
 	struct cmk_tab tab;
 	struct reports r;
@@ -247,6 +250,8 @@ TEST(good_every_option)
 	EXPECT_STREQ("/etc/cmk/hdr.img", e->header);
 	EXPECT_STREQ("/etc/cmk/pin", e->pin_file);
 	EXPECT_STREQ("p11-kit-client", e->module);
+	EXPECT_STREQ("cmkvk1:0123456789abcdef0123456789abcdef", e->vk_fingerprint);
+	EXPECT_TRUE(e->allow_rollback);
 	EXPECT_STREQ("/usr/local/sbin/cmk-alert", e->alert);
 	EXPECT_STREQ("/var/log/cmk/audit.log", e->audit_log);
 	EXPECT_TRUE(e->read_only);
@@ -392,6 +397,9 @@ TEST(bad_names)
 	char longname[160];
 
 	CHECK_BAD("a /dev/vdb - module=lib/x.so", 1, "must be absolute");
+	CHECK_BAD("a /dev/vdb - vk-fingerprint=cmkvk1:00", 1, "not a volume key fingerprint");
+	CHECK_BAD("a /dev/vdb - vk-fingerprint=CMKVK1:0123456789abcdef0123456789abcdef", 1, "not a volume key fingerprint");
+	CHECK_BAD("a /dev/vdb - allow-rollback=yes", 1, "takes no value");
 	CHECK_BAD("a /dev/vdb - module=.hidden", 1, "a PKCS#11 module is an absolute path or a name");
 	CHECK_BAD("a /dev/vdb - module=a;b", 1, "a PKCS#11 module is an absolute path or a name");
 	CHECK_BAD("a /dev/vdb - module=", 1, "a PKCS#11 module is an absolute path or a name");

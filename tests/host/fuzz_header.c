@@ -34,6 +34,9 @@
 
 #define FUZZ_MAX	(1 << 20)
 
+/* The volume key a header that decodes is sealed with and written back. */
+static const uint8_t fuzz_vk[CMK_VK_SIZE] = { 0x42, 0x17 };
+
 static void fuzz_fail(const char *what)
 {
 	fprintf(stderr, "fuzz_header: invariant broken: %s\n", what);
@@ -122,11 +125,13 @@ static void fuzz_read(const uint8_t *buf, size_t len)
 		cmk_hdr_free(h);
 		goto out;
 	}
-	if (cmk_hdr_write(fd, h, &why))
+	if (cmk_hdr_write(fd, h, fuzz_vk, &why))
 		fuzz_fail("a header read does not write back");
 	cmk_hdr_free(h);
 	if (cmk_hdr_read(fd, &h, &info) || info.degraded || h->seqno != seq + 1)
 		fuzz_fail("a header written does not read back whole");
+	if (cmk_hdr_authentic(h, fuzz_vk))
+		fuzz_fail("a header sealed does not authenticate");
 	cmk_hdr_free(h);
 out:
 	close(fd);

@@ -8,8 +8,9 @@ with each copy's checksum recomputed so that the header still reads as
 valid:
 
   uri URI      write URI as the KEK URI (include/cmk-header.h: kek.uri)
-  flip OFFSET  invert the byte at OFFSET of the fixed part (for example
-               1368, the first byte of the wrapped volume key)
+  flip OFFSET  invert the byte at OFFSET of the copy (for example 1368,
+               the first byte of the wrapped volume key; 4096 on: the
+               extent table), the checksum excepted
 """
 import hashlib
 import struct
@@ -21,6 +22,7 @@ CSUM_AT = 4064
 
 
 def edit(c, cmd, arg):
+    """Apply CMD to the copy C (a bytearray of one whole copy)."""
     if cmd == 'uri':
         uri = arg.encode()
         if len(uri) >= URI_LEN:
@@ -28,8 +30,8 @@ def edit(c, cmd, arg):
         c[URI_AT:URI_AT + URI_LEN] = uri + bytes(URI_LEN - len(uri))
     elif cmd == 'flip':
         off = int(arg, 0)
-        if not 0 <= off < CSUM_AT:
-            sys.exit("hdr-edit: offset outside the fixed part")
+        if not 0 <= off < len(c) or CSUM_AT <= off < CSUM_AT + 32:
+            sys.exit("hdr-edit: offset outside the copy, or in its checksum")
         c[off] ^= 0xff
     else:
         sys.exit("hdr-edit: unknown command " + cmd)

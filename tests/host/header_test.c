@@ -8,6 +8,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +139,7 @@ TEST(alloc_attached)
 
 	/* 1 GiB device, 1 MiB extents: 1024 entries, 132 KiB per copy. */
 	ASSERT_EQ(0, cmk_hdr_alloc(2097152, 2048, 4096, 0, &h));
-	EXPECT_EQ(0, h->incompat);
+	EXPECT_EQ(CMK_HDR_INCOMPAT_MAC, h->incompat);
 	EXPECT_EQ(cmk_hdr_copy_size(h->extent_count), h->copy_size);
 	EXPECT_EQ(2048, h->data_offset);		/* 1 MiB */
 	EXPECT_EQ(2097152 - 2048, h->data_sectors);
@@ -370,7 +372,7 @@ TEST(accepts_rotation_and_future_compat)
 	D(buf)->ro_compat = htole32(0x1);
 	cmk_hdr_checksum(buf, len);
 	ASSERT_EQ(0, cmk_hdr_decode(buf, l, &h, &why));
-	EXPECT_EQ(-EROFS, cmk_hdr_write(-1, h, &why));
+	EXPECT_EQ(-EROFS, cmk_hdr_write(-1, h, test_vk, &why));
 	cmk_hdr_free(h);
 	free(buf);
 }
@@ -425,6 +427,173 @@ static void flip(int fd, off_t off)
 		if (pwrite(fd, &c, 1, off) != 1)
 			perror("pwrite");
 	}
+}
+
+/*
+ * The MAC covers every byte: a sealed copy with any one byte changed (the
+ * checksum recomputed, as an attacker would) either no longer decodes or
+ * does not authenticate.  The control: unchanged, it authenticates, and
+ * not under another key.
+ */
+TEST(mac_every_byte)
+{
+	static const uint8_t other_vk[CMK_VK_SIZE] = { 1 };
+	struct cmk_hdr *h = mk_hdr(3, 4096), *r;
+	size_t len, off, decoded = 0;
+	uint8_t *buf, *copy;
+	const char *why;
+
+	ASSERT_NE(NULL, h);
+	ASSERT_EQ(0, cmk_hdr_seal(h, test_vk, &why)) TH_LOG("%s", why);
+	len = h->copy_size;
+	buf = malloc(len);
+	copy = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, cmk_hdr_encode(h, buf, len, &why));
+	ASSERT_EQ(0, cmk_hdr_decode(buf, len, &r, &why));
+	EXPECT_EQ(0, cmk_hdr_authentic(r, test_vk));
+	EXPECT_EQ(-EBADMSG, cmk_hdr_authentic(r, other_vk));
+	cmk_hdr_free(r);
+	for (off = 0; off < len; off++) {
+		if (off >= 4064 && off < 4096)
+			continue;	/* the checksum itself */
+		memcpy(copy, buf, len);
+		copy[off] ^= 0x01;
+		cmk_hdr_checksum(copy, len);
+		if (cmk_hdr_decode(copy, len, &r, &why))
+			continue;	/* refused before the MAC */
+		decoded++;
+		EXPECT_EQ(-EBADMSG, cmk_hdr_authentic(r, test_vk))
+			TH_LOG("byte %zu changed, still authentic", off);
+		cmk_hdr_free(r);
+	}
+	TH_LOG("%zu of %zu one-byte changes decode; the MAC refuses each",
+	       decoded, len - 32);
+	EXPECT_LT(len / 2, decoded);
+	free(buf);
+	free(copy);
+	cmk_hdr_free(h);
+}
+
+/* A header without the MAC feature cannot be authenticated. */
+TEST(mac_absent)
+{
+	struct cmk_hdr *h = mk_hdr(1, 4096), *r;
+	const char *why;
+	uint8_t *buf;
+
+	ASSERT_NE(NULL, h);
+	h->incompat &= ~CMK_HDR_INCOMPAT_MAC;
+	buf = malloc(h->copy_size);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, cmk_hdr_encode(h, buf, h->copy_size, &why));
+	ASSERT_EQ(0, cmk_hdr_decode(buf, h->copy_size, &r, &why));
+	EXPECT_EQ(-ENOKEY, cmk_hdr_authentic(r, test_vk));
+	cmk_hdr_free(r);
+	free(buf);
+	cmk_hdr_free(h);
+}
+
+TEST(vk_fingerprint)
+{
+	static const uint8_t vk2[CMK_VK_SIZE] = { 2 };
+	static const uint8_t uuid2[16] = { 9 };
+	char a[CMK_VK_FP_LEN], b[CMK_VK_FP_LEN], c[CMK_VK_FP_LEN];
+	char d[CMK_VK_FP_LEN];
+	uint8_t uuid[16] = { 0 };
+
+	ASSERT_EQ(0, cmk_vk_fingerprint(test_vk, uuid, a));
+	ASSERT_EQ(0, cmk_vk_fingerprint(test_vk, uuid, b));
+	ASSERT_EQ(0, cmk_vk_fingerprint(vk2, uuid, c));
+	ASSERT_EQ(0, cmk_vk_fingerprint(test_vk, uuid2, d));
+	EXPECT_STREQ(a, b);
+	EXPECT_STRNE(a, c);
+	EXPECT_STRNE(a, d);
+	EXPECT_EQ(39, strlen(a));
+	EXPECT_TRUE(cmk_vk_fingerprint_valid(a));
+	EXPECT_FALSE(cmk_vk_fingerprint_valid("cmkvk1:00"));
+	EXPECT_FALSE(cmk_vk_fingerprint_valid("cmkvk2:0123456789abcdef0123456789abcdef"));
+	EXPECT_FALSE(cmk_vk_fingerprint_valid("cmkvk1:0123456789ABCDEF0123456789abcdef"));
+	EXPECT_TRUE(cmk_vk_fingerprint_valid("cmkvk1:0123456789abcdef0123456789abcdef"));
+}
+
+/* What a host records of a volume, and what it refuses. */
+TEST(pin_and_rollback)
+{
+	char dir[] = "/tmp/cmk-pin-test.XXXXXX", rec[PATH_MAX];
+	struct cmk_hdr *h = mk_hdr(2, 4096);
+	struct cmk_volume_keys k = { 0 }, forged = { 0 };
+	struct cmk_pin_opts o = { 0 };
+	struct cmk_volume_error err;
+	struct cmk_pin_result r;
+	FILE *f;
+
+	ASSERT_NE(NULL, h);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	o.state_dir = dir;
+	ASSERT_EQ(0, cmk_vk_fingerprint(test_vk, h->uuid, k.fingerprint));
+	strcpy(forged.fingerprint, "cmkvk1:0123456789abcdef0123456789abcdef");
+	h->seqno = 5;
+
+	/* Unknown, check only: not pinned, nothing written. */
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_FALSE(r.pinned);
+	EXPECT_FALSE(r.recorded_now);
+	EXPECT_NE(0, access(r.record, F_OK));
+	/* First open: pinned now. */
+	o.record = true;
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err)) TH_LOG("%s", err.msg);
+	EXPECT_FALSE(r.pinned);
+	EXPECT_TRUE(r.recorded_now);
+	EXPECT_EQ(0, access(r.record, R_OK));
+	strcpy(rec, r.record);
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_TRUE(r.pinned);
+	EXPECT_FALSE(r.recorded_now);
+	/* A forged header: another volume key under the same UUID. */
+	EXPECT_EQ(-EKEYREJECTED, cmk_volume_trust(h, &forged, &o, &r, &err));
+	EXPECT_EQ(CMK_VOLUME_FAIL_HEADER, err.kind);
+	EXPECT_NE(NULL, strstr(err.msg, "the one this host pinned"));
+	/* An explicit pin: the same refusal, and it wins over no record. */
+	o.fingerprint = forged.fingerprint;
+	EXPECT_EQ(-EKEYREJECTED, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "is not the pinned"));
+	o.fingerprint = "cmkvk1:nothex";
+	EXPECT_EQ(-EINVAL, cmk_volume_trust(h, &k, &o, &r, &err));
+	o.fingerprint = k.fingerprint;
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_TRUE(r.pinned);
+	/* A newer header moves the record on; an older one is a rollback. */
+	h->seqno = 9;
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	h->seqno = 6;
+	EXPECT_EQ(-ESTALE, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "rollback: the header's sequence number 6 is older than 9"));
+	o.allow_rollback = true;
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_TRUE(r.rolled_back);
+	o.allow_rollback = false;
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));	/* 6 accepted */
+	/* A restore on purpose accepts an older number, keeps the pin. */
+	h->seqno = 2;
+	EXPECT_EQ(0, cmk_pin_record(dir, h, NULL, &err));
+	EXPECT_EQ(0, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_EQ(-EKEYREJECTED, cmk_volume_trust(h, &forged, &o, &r, &err));
+	/* Records that are not the host's own are refused. */
+	ASSERT_EQ(0, chmod(rec, 0666));
+	EXPECT_EQ(-EACCES, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "writable"));
+	ASSERT_EQ(0, chmod(rec, 0600));
+	f = fopen(rec, "a");
+	ASSERT_NE(NULL, f);
+	fputs("module /tmp/evil.so\n", f);
+	fclose(f);
+	EXPECT_EQ(-EUCLEAN, cmk_volume_trust(h, &k, &o, &r, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "not a dm-cmk record"));
+	unlink(rec);
+	rmdir(dir);
+	cmk_hdr_free(h);
 }
 
 static double now_s(void)
@@ -510,7 +679,7 @@ TEST(two_copies_fresh_write)
 
 	ASSERT_LE(0, fd);
 	ASSERT_NE(NULL, h);
-	ASSERT_EQ(0, cmk_hdr_write(fd, h, &why)) TH_LOG("%s", why);
+	ASSERT_EQ(0, cmk_hdr_write(fd, h, test_vk, &why)) TH_LOG("%s", why);
 	EXPECT_EQ(1, h->seqno);
 	ASSERT_EQ(0, cmk_hdr_read(fd, &r, &info));
 	EXPECT_EQ(0, info.err[0]);
@@ -521,7 +690,7 @@ TEST(two_copies_fresh_write)
 	EXPECT_EQ(1, r->seqno);
 	/* An update writes B first, then A; both end at seqno 2. */
 	ASSERT_EQ(0, cmk_hdr_new_dek(r, test_vk, 4));
-	ASSERT_EQ(0, cmk_hdr_write(fd, r, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, r, test_vk, &why));
 	EXPECT_EQ(2, r->seqno);
 	cmk_hdr_free(r);
 	ASSERT_EQ(0, cmk_hdr_read(fd, &r, &info));
@@ -632,14 +801,14 @@ TEST(torn_write)
 
 	ASSERT_LE(0, fd);
 	ASSERT_NE(NULL, h);
-	ASSERT_EQ(0, cmk_hdr_write(fd, h, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, h, test_vk, &why));
 	cmk_hdr_free(h);
 	ASSERT_EQ(0, cmk_hdr_read(fd, &h, &info));
 	ASSERT_EQ(CMK_HDR_COPY_A, h->copy);
 	v1 = snapshot(fd, 16384);
 	ASSERT_NE(NULL, v1);
 	ASSERT_EQ(0, cmk_hdr_new_dek(h, test_vk, 0));
-	ASSERT_EQ(0, cmk_hdr_write(fd, h, &why));	/* B then A */
+	ASSERT_EQ(0, cmk_hdr_write(fd, h, test_vk, &why));	/* B then A */
 	v2 = snapshot(fd, 16384);
 	ASSERT_NE(NULL, v2);
 
@@ -656,7 +825,7 @@ TEST(torn_write)
 	EXPECT_EQ(2, r->seqno);
 	EXPECT_EQ(-EBADMSG, info.err[0]);
 	/* The caller repairs by writing: both copies valid again. */
-	ASSERT_EQ(0, cmk_hdr_write(fd, r, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, r, test_vk, &why));
 	cmk_hdr_free(r);
 	ASSERT_EQ(0, cmk_hdr_read(fd, &r, &info));
 	EXPECT_FALSE(info.degraded);
@@ -690,8 +859,8 @@ TEST(new_header_clears_stale_copy_b)
 	ASSERT_NE(NULL, big);
 	ASSERT_NE(NULL, small);
 	big->seqno = 100;
-	ASSERT_EQ(0, cmk_hdr_write(fd, big, &why));
-	ASSERT_EQ(0, cmk_hdr_write(fd, small, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, big, test_vk, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, small, test_vk, &why));
 	/* Wipe the new copy A: the old header's B must not come back. */
 	{
 		static const uint8_t zero[4096];
@@ -721,7 +890,7 @@ TEST(backup_restore)
 	bfd = mkstemp(path);
 	ASSERT_LE(0, bfd);
 	close(bfd);
-	ASSERT_EQ(0, cmk_hdr_write(fd, h, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd, h, test_vk, &why));
 	EXPECT_EQ(-EEXIST, cmk_hdr_backup(fd, path, &why));
 	unlink(path);
 	ASSERT_EQ(0, cmk_hdr_backup(fd, path, &why)) TH_LOG("%s", why);
@@ -737,11 +906,13 @@ TEST(backup_restore)
 	cmk_hdr_free(r);
 	EXPECT_EQ(0, cmk_hdr_restore(fd, path, false, &why)) TH_LOG("%s", why);
 	ASSERT_EQ(0, cmk_hdr_read(fd, &r, NULL));
-	EXPECT_EQ(3, r->seqno);		/* above the device's 2 */
+	/* As saved: only the volume key could seal a newer one. */
+	EXPECT_EQ(h->seqno, r->seqno);
+	EXPECT_EQ(0, cmk_hdr_authentic(r, test_vk));
 	cmk_hdr_free(r);
 
 	/* Another volume on the target: refused unless forced. */
-	ASSERT_EQ(0, cmk_hdr_write(fd2, other, &why));
+	ASSERT_EQ(0, cmk_hdr_write(fd2, other, test_vk, &why));
 	EXPECT_EQ(-ESTALE, cmk_hdr_restore(fd2, path, false, &why));
 	EXPECT_NE(NULL, strstr(why, "another volume"));
 	ASSERT_EQ(0, cmk_hdr_read(fd2, &r, NULL));

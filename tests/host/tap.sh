@@ -13,6 +13,10 @@
 #   out_has RE / err_has RE   grep -E in $T/out / $T/err
 #   tap_end              "# planned N, ran M" on a mismatch; exits 0 or 1
 
+# The host's volume records (cmk-pin.c) of what the test formats and opens
+# go to the test's directory, never to /var/lib/cmk.
+export CMK_STATE_DIR=${CMK_STATE_DIR:-$T/state}
+
 n=0
 failed=0
 _tap_plan=0

@@ -45,15 +45,29 @@ void error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+static void message(const char *what, const char *fmt, va_list ap)
+{
+	fputs(what, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void warning(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message("warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	message("notice: ", fmt, ap);
+	va_end(ap);
 }
 
 
@@ -171,6 +185,9 @@ static uint64_t parse_size(const char *s)
 }
 
 struct vault_args {
+	const char *vk_fingerprint;
+	const char *state_dir;
+	bool allow_rollback;
 	const char *module;
 	const char *pin_file;
 	const char *pin_keyring;
@@ -182,6 +199,20 @@ struct vault_args {
 #define OPT_PIN_KEYRING	0x100
 #define OPT_PIN_PROMPT	0x101
 #define OPT_MODULE	0x102
+#define OPT_VK_FP	0x103
+#define OPT_ROLLBACK	0x104
+#define OPT_STATE_DIR	0x105
+/* What this host knows of a volume: the commands that unlock one. */
+#define TRUST_OPTIONS \
+	{ "vk-fingerprint", required_argument, NULL, OPT_VK_FP }, \
+	{ "allow-rollback", no_argument, NULL, OPT_ROLLBACK }, \
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR }
+#define TRUST_HELP \
+	"      --vk-fingerprint FP the volume key must have this fingerprint\n" \
+	"                          (cmkvk1:..., as format or a first open printed)\n" \
+	"      --allow-rollback    accept a header older than the last one seen\n" \
+	"      --state-dir DIR     this host's volume records (default\n" \
+	"                          " CMK_STATE_DIR ")\n"
 #define PIN_OPTIONS \
 	{ "module", required_argument, NULL, OPT_MODULE }, \
 	{ "pin-file", required_argument, NULL, 'p' }, \
@@ -204,6 +235,15 @@ static bool take_vault_option(int opt, struct vault_args *va)
 	switch (opt) {
 	case OPT_MODULE:
 		va->module = optarg;
+		return true;
+	case OPT_VK_FP:
+		va->vk_fingerprint = optarg;
+		return true;
+	case OPT_ROLLBACK:
+		va->allow_rollback = true;
+		return true;
+	case OPT_STATE_DIR:
+		va->state_dir = optarg;
 		return true;
 	case 'p':
 		va->pin_file = optarg;
@@ -360,12 +400,57 @@ static int load_header(const char *dev, const char *hdr_path,
 	return ret;
 }
 
-/* Unlock a volume: one vault call; errors printed, exit code returned. */
+/*
+ * Whether the unlocked header is the volume this host knows
+ * (cmk_volume_trust()); @record: write the host's record (open).  Says so
+ * when the volume is not pinned.
+ */
+static int trust_volume(const char *dev, const struct cmk_hdr *h,
+			const struct cmk_volume_keys *keys,
+			const struct vault_args *va, bool record,
+			struct cmk_pin_result *r)
+{
+	struct cmk_pin_opts o = {
+		.fingerprint = va->vk_fingerprint,
+		.state_dir = va->state_dir,
+		.allow_rollback = va->allow_rollback,
+		.record = record,
+	};
+	struct cmk_volume_error err = { 0 };
+	char uuid[CMK_UUID_STR_LEN];
+
+	cmk_uuid_format(h->uuid, uuid);
+	if (cmk_volume_trust(h, keys, &o, r, &err)) {
+		error("%s: refused: %s", dev, err.msg);
+		return err.kind == CMK_VOLUME_FAIL_HEADER ? EXIT_HEADER :
+		       EXIT_FAIL;
+	}
+	if (r->rolled_back)
+		warning("%s: rollback allowed: header sequence number %" PRIu64
+			", this host had seen %" PRIu64, dev, h->seqno,
+			r->last_seqno);
+	if (r->recorded_now)
+		notice("volume %s was not pinned on this host; pinned now to its volume key fingerprint %s (%s); on other hosts: --vk-fingerprint %s, or vk-fingerprint=%s in cmktab",
+		       uuid, keys->fingerprint, r->record, keys->fingerprint,
+		       keys->fingerprint);
+	else if (!r->pinned)
+		warning("volume %s is not pinned on this host: its volume key fingerprint is %s; pin it with --vk-fingerprint %s (cmktab: vk-fingerprint=%s), or by opening it once on this host",
+			uuid, keys->fingerprint, keys->fingerprint,
+			keys->fingerprint);
+	return EXIT_OK;
+}
+
+/*
+ * Unlock a volume: one vault call, then the pin and rollback checks
+ * (trust_volume()); errors printed, exit code returned.  @r may be NULL.
+ */
 static int unlock_volume(const char *dev, const struct cmk_hdr *h,
 			 const char *kek, const struct vault_args *va,
-			 struct cmk_volume_keys *keys)
+			 bool record, struct cmk_volume_keys *keys,
+			 struct cmk_pin_result *r)
 {
 	struct cmk_volume_error err;
+	struct cmk_pin_result local;
 	struct cmk_vault *v = NULL;
 	char uuid[CMK_UUID_STR_LEN];
 	int ret;
@@ -376,8 +461,12 @@ static int unlock_volume(const char *dev, const struct cmk_hdr *h,
 		return ret;
 	ret = cmk_volume_unlock(h, v, keys, &err);
 	cmk_vault_close(v);
-	if (!ret)
-		return EXIT_OK;
+	if (!ret) {
+		ret = trust_volume(dev, h, keys, va, record, r ? r : &local);
+		if (ret)
+			cmk_volume_keys_wipe(keys);
+		return ret;
+	}
 	if (err.kind == CMK_VOLUME_FAIL_VAULT)
 		error("unlocking %s: %s (%s)", dev, err.msg,
 		      cmk_vault_class_name(err.vault.cls));
@@ -443,6 +532,7 @@ static int cmd_format(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "kek", required_argument, NULL, 'k' },
 		PIN_OPTIONS,
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "extent-size", required_argument, NULL, 'e' },
 		{ "data-unit", required_argument, NULL, 'u' },
 		{ "label", required_argument, NULL, 'l' },
@@ -467,7 +557,7 @@ static int cmd_format(int argc, char *argv[])
 	struct progress_state ps = { false };
 	struct cmk_vault *v = NULL;
 	struct cmk_hdr *h = NULL;
-	char uuid[CMK_UUID_STR_LEN], what[64];
+	char uuid[CMK_UUID_STR_LEN], what[64], fp[CMK_VK_FP_LEN];
 	int fd = -1, hfd = -1, opt, ret, i;
 
 	while ((opt = getopt_long(argc, argv, ":hk:e:u:l:fj", longopts,
@@ -618,10 +708,10 @@ static int cmd_format(int argc, char *argv[])
 
 	if (progress || (h->extent_count >= PROGRESS_MIN && isatty(2)))
 		ret = cmk_volume_format(hdr_path ? hfd : fd, h, v,
-					format_progress, &ps, &err);
+					format_progress, &ps, fp, &err);
 	else
 		ret = cmk_volume_format(hdr_path ? hfd : fd, h, v, NULL, NULL,
-					&err);
+					fp, &err);
 	if (ret) {
 		if (ps.shown)
 			fputc('\n', stderr);
@@ -634,13 +724,23 @@ static int cmd_format(int argc, char *argv[])
 		ret = EXIT_FAIL;
 		goto out;
 	}
+	/* The host that made the volume knows its key: pinned here. */
+	if (cmk_pin_record(va.state_dir, h, fp, &err)) {
+		error("%s: formatted as volume %s, but not pinned on this host: %s; its volume key fingerprint is %s",
+		      dev, uuid, err.msg, fp);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	notice("volume %s pinned on this host: volume key fingerprint %s", uuid,
+	       fp);
 	if (json) {
 		printf("{\"uuid\":\"%s\",\"extent_count\":%u,\"extent_sectors\":%u,"
 		       "\"data_unit\":%u,\"data_offset\":%" PRIu64
-		       ",\"data_sectors\":%" PRIu64 ",\"vk_wrap\":\"%s\"}\n",
+		       ",\"data_sectors\":%" PRIu64 ",\"vk_wrap\":\"%s\","
+		       "\"vk_fingerprint\":\"%s\"}\n",
 		       uuid, h->extent_count, h->extent_sectors, h->data_unit,
 		       h->data_offset, h->data_sectors,
-		       vk_wrap_name(h->kek.wrap_alg));
+		       vk_wrap_name(h->kek.wrap_alg), fp);
 	} else {
 		printf("%s\n", uuid);
 	}
@@ -957,17 +1057,24 @@ static int cmd_header_restore(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("header-restore");
+	const char *why, *state_dir = NULL;
+	struct cmk_volume_error err = { 0 };
+	struct cmk_hdr *h = NULL;
 	bool force = false;
-	const char *why;
 	int fd, opt, ret;
 
 	while ((opt = getopt_long(argc, argv, ":hf", longopts, NULL)) != -1) {
 		if (opt == 'f') {
 			force = true;
+			continue;
+		}
+		if (opt == OPT_STATE_DIR) {
+			state_dir = optarg;
 			continue;
 		}
 		return help_or_bad(c, opt, argv);
@@ -991,7 +1098,18 @@ static int cmd_header_restore(int argc, char *argv[])
 			ret = EXIT_HEADER;
 		else
 			ret = EXIT_FAIL;
+	} else if (cmk_hdr_read(fd, &h, NULL) ||
+		   cmk_pin_record(state_dir, h, NULL, &err)) {
+		/*
+		 * Restored on purpose: this host accepts its (older) sequence
+		 * number.  Without the record the next open calls it a
+		 * rollback.
+		 */
+		error("%s: header restored, but this host's record of it was not updated: %s; open it once with --allow-rollback",
+		      argv[optind], err.msg[0] ? err.msg : "cannot read it back");
+		ret = EXIT_FAIL;
 	}
+	cmk_hdr_free(h);
 	close(fd);
 	return ret;
 }
@@ -1004,12 +1122,14 @@ static int cmd_unlock_check(int argc, char *argv[])
 		{ "header", required_argument, NULL, 'H' },
 		{ "kek", required_argument, NULL, 'k' },
 		PIN_OPTIONS,
+		TRUST_OPTIONS,
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("unlock-check");
+	struct cmk_pin_result pr;
 	const char *hdr_path = NULL, *kek = NULL;
 	struct cmk_hdr_read_info info;
 	struct cmk_volume_keys keys = { 0 };
@@ -1045,21 +1165,25 @@ static int cmd_unlock_check(int argc, char *argv[])
 		return ret;
 	cmk_uuid_format(h->uuid, uuid);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = unlock_volume(argv[optind], h, kek, &va, &keys);
+	ret = unlock_volume(argv[optind], h, kek, &va, false, &keys, &pr);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cmk_volume_keys_wipe(&keys);
 	if (ret)
 		goto out;
 	if (json)
 		printf("{\"uuid\":\"%s\",\"extents\":%u,\"used_copy\":\"%c\","
-		       "\"degraded\":%s,\"vault_calls\":1,\"ms\":%.3f,\"result\":\"ok\"}\n",
+		       "\"degraded\":%s,\"vault_calls\":1,\"ms\":%.3f,"
+		       "\"vk_fingerprint\":\"%s\",\"pinned\":%s,\"seqno\":%" PRIu64
+		       ",\"result\":\"ok\"}\n",
 		       uuid, h->extent_count, info.used ? 'B' : 'A',
 		       info.degraded ? "true" : "false",
 		       (t1.tv_sec - t0.tv_sec) * 1e3 +
-		       (t1.tv_nsec - t0.tv_nsec) / 1e6);
+		       (t1.tv_nsec - t0.tv_nsec) / 1e6, keys.fingerprint,
+		       pr.pinned ? "true" : "false", h->seqno);
 	else
-		printf("%s: volume key and %u DEKs unwrapped and authenticated (header copy %c)\n",
-		       uuid, h->extent_count, info.used ? 'B' : 'A');
+		printf("%s: volume key and %u DEKs unwrapped and authenticated (header copy %c); volume key fingerprint %s%s\n",
+		       uuid, h->extent_count, info.used ? 'B' : 'A',
+		       keys.fingerprint, pr.pinned ? ", pinned" : "");
 	ret = EXIT_OK;
 out:
 	cmk_hdr_free(h);
@@ -1109,6 +1233,7 @@ static int cmd_open(int argc, char *argv[])
 		{ "header", required_argument, NULL, 'H' },
 		{ "kek", required_argument, NULL, 'k' },
 		PIN_OPTIONS,
+		TRUST_OPTIONS,
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "allow-discards", no_argument, NULL, 'D' },
 		{ "lease", required_argument, NULL, 'L' },
@@ -1199,7 +1324,7 @@ static int cmd_open(int argc, char *argv[])
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	ret = unlock_volume(dev, h, kek, &va, &keys);
+	ret = unlock_volume(dev, h, kek, &va, true, &keys, NULL);
 	if (ret)
 		goto out;
 	ao.read_only = ro;
@@ -1553,6 +1678,7 @@ static int cmd_recovery_table(int argc, char *argv[])
 		{ "load-keys", no_argument, NULL, 'L' },
 		{ "kek", required_argument, NULL, 'k' },
 		PIN_OPTIONS,
+		TRUST_OPTIONS,
 		{ "keyring", required_argument, NULL, 'K' },
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1615,7 +1741,7 @@ static int cmd_recovery_table(int argc, char *argv[])
 		goto out;
 	cmk_volume_key_prefix(h, prefix);
 	if (load) {
-		ret = unlock_volume(dev, h, kek, &va, &keys);
+		ret = unlock_volume(dev, h, kek, &va, false, &keys, NULL);
 		if (ret)
 			goto out;
 		ret = cmk_keyring_add_deks(prefix, keys.deks, keys.count, ring);
@@ -1666,6 +1792,8 @@ static const struct command commands[] = {
 	  "Refuses a device holding a header, filesystem or partition table.",
 	  "  -k, --kek URI           KEK (pkcs11: URI); required\n"
 	  PIN_HELP
+	  "      --state-dir DIR     pin the volume here (default\n"
+	  "                          " CMK_STATE_DIR ")\n"
 	  "  -e, --extent-size SIZE  extent size (bytes, K/M/G suffix; default 64M)\n"
 	  "  -u, --data-unit N       512 or 4096 (default 4096)\n"
 	  "  -l, --label LABEL       volume label\n"
@@ -1688,14 +1816,18 @@ static const struct command commands[] = {
 	  "Save the device's header to a new file (mode 0600).", NULL },
 	{ "header-restore", cmd_header_restore, "DEVICE FILE [--force]",
 	  "Write a backed-up header to the device; refuses another volume\n"
-	  "or geometry unless forced.",
-	  "  -f, --force             write even if the header does not match\n" },
+	  "or geometry unless forced.  This host then accepts its sequence\n"
+	  "number, however old (no rollback is reported at the next open).",
+	  "  -f, --force             write even if the header does not match\n"
+	  "      --state-dir DIR     this host's volume records (default\n"
+	  "                          " CMK_STATE_DIR ")\n" },
 	{ "unlock-check", cmd_unlock_check, "DEVICE [OPTIONS]",
 	  "Unwrap the volume key (one vault call) and every DEK in locked\n"
 	  "memory to prove the header intact and the KEK right; wipe them.",
 	  "      --header FILE       detached header file\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
 	  PIN_HELP
+	  TRUST_HELP
 	  "      --audit-log FILE    append vault audit records to FILE\n"
 	  "  -j, --json              print JSON\n" },
 	{ "open", cmd_open, "DEVICE NAME [OPTIONS]",
@@ -1705,6 +1837,7 @@ static const struct command commands[] = {
 	  "      --header FILE       detached header file\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
 	  PIN_HELP
+	  TRUST_HELP
 	  "  -r, --read-only         create a read-only mapping\n"
 	  "      --allow-discards    pass discards down to the device\n"
 	  "      --lease DESC        name the lease key DESC (a user key you keep\n"
@@ -1743,6 +1876,7 @@ static const struct command commands[] = {
 	  "      --load-keys         unwrap the DEKs and add them to the keyring\n"
 	  "  -k, --kek URI           use this KEK URI instead of the header's\n"
 	  PIN_HELP
+	  TRUST_HELP
 	  "      --keyring RING      session (default) or user\n"
 	  "      --audit-log FILE    append vault audit records to FILE\n" },
 	{ "help", cmd_help, "[COMMAND]", "Show help.", NULL },

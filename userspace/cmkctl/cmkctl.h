@@ -44,6 +44,7 @@ extern const char *progname;
 
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_error(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int parse_end(const struct command *c, int argc, char *argv[],

@@ -14,6 +14,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,9 @@ static void cmkd_start_open(struct cmkd *d, struct cmkd_volume *v)
 		job->pin_file = cmkd_strdup_opt(v->e->pin_file, &oom);
 		job->module = cmkd_strdup_opt(v->e->module, &oom);
 		job->device_uri = !v->e->kek_uri;
+		job->vk_fingerprint = cmkd_strdup_opt(v->e->vk_fingerprint,
+						      &oom);
+		job->pin_opts.allow_rollback = v->e->allow_rollback;
 		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
 		job->device = cmkd_strdup_opt(v->e->device, &oom);
 		job->header = cmkd_strdup_opt(v->e->header, &oom);
@@ -475,6 +479,14 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 	/* The worker proved the KEK usable just now. */
 	v->kek->last_ok = time(NULL);
 	v->kek->first_fail = 0;
+	if (job->pin.recorded_now)
+		cmkd_log(LOG_NOTICE, v, NULL,
+			 "pinned on this host: volume key fingerprint %s (%s)",
+			 job->keys.fingerprint, job->pin.record);
+	if (job->pin.rolled_back)
+		cmkd_log(LOG_WARNING, v, NULL,
+			 "rollback allowed (allow-rollback): header sequence number %" PRIu64 ", this host had seen %" PRIu64,
+			 v->h->seqno, job->pin.last_seqno);
 
 	r = cmkd_lease_create(v);
 	if (r) {

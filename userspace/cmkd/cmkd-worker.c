@@ -55,6 +55,7 @@ void cmkd_job_free(struct cmkd_job *job)
 	free(job->uri);
 	free(job->pin_file);
 	free(job->module);
+	free(job->vk_fingerprint);
 	free(job->audit_log);
 	free(job->device);
 	free(job->header);
@@ -173,6 +174,16 @@ static void cmkd_job_try(struct cmkd_job *job)
 		if (!job->ret)
 			job->ret = cmk_volume_unlock(job->h, v, &job->keys,
 						     &job->err);
+		/* Before any table is loaded: the volume this host knows? */
+		if (!job->ret) {
+			job->pin_opts.fingerprint = job->vk_fingerprint;
+			job->pin_opts.record = true;
+			job->ret = cmk_volume_trust(job->h, &job->keys,
+						    &job->pin_opts, &job->pin,
+						    &job->err);
+			if (job->ret)
+				cmk_volume_keys_wipe(&job->keys);
+		}
 	} else {
 		job->chk.ext = &job->chk_ext;
 		job->ret = cmkd_job_vault(job, job->uri, &v);

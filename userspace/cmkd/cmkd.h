@@ -178,6 +178,9 @@ enum cmkd_job_type {
  * @pin_file: PIN file, or NULL
  * @module: PKCS#11 module (cmktab module=), or NULL
  * @device_uri: @uri (or, when NULL, the header's) was read from the device
+ * @vk_fingerprint: the volume's pinned fingerprint (cmktab), or NULL
+ * @pin_opts: the volume's pin and rollback policy (open)
+ * @pin: what cmk_volume_trust() found (open)
  * @audit_log: audit log for the vault calls
  * @device: device path or NULL (open)
  * @uuid: volume UUID to look for when @device is NULL (open)
@@ -201,6 +204,9 @@ struct cmkd_job {
 	char *pin_file;
 	char *module;
 	bool device_uri;
+	char *vk_fingerprint;
+	struct cmk_pin_opts pin_opts;
+	struct cmk_pin_result pin;
 	char *audit_log;
 	char *device;
 	char uuid[CMK_UUID_STR_LEN];

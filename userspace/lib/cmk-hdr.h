@@ -101,6 +101,9 @@ struct cmk_dek_rot {
  * @kek: current KEK
  * @kek_new: staged KEK (kek_state == CMK_KEK_ROT_STAGED)
  * @dek_rot: DEK rotation record
+ * @mac: its MAC (cmk_hdr_seal(), cmk_hdr_authentic())
+ * @digest: SHA-256 of the copy it was read from (or last sealed as), mac
+ *	and checksum zeroed: what @mac covers
  * @copy: copy it was read from, CMK_HDR_COPY_NONE for a new header
  * @ext: @extent_count entries
  */
@@ -123,9 +126,14 @@ struct cmk_hdr {
 	struct cmk_kek_ref kek;
 	struct cmk_kek_ref kek_new;
 	struct cmk_dek_rot dek_rot;
+	uint8_t mac[CMK_HDR_MAC_LEN];
+	uint8_t digest[32];
 	int copy;
 	struct cmk_dek_entry *ext;
 };
+
+/* A volume key fingerprint, "cmkvk1:" and 32 hex digits, with the NUL. */
+#define CMK_VK_FP_LEN	40
 
 /* cmk_hdr_alloc() flags */
 #define CMK_HDR_ALLOC_DETACHED	0x1
@@ -160,7 +168,8 @@ int cmk_hdr_encode(const struct cmk_hdr *h, void *buf, size_t len,
 		   const char **why);
 void cmk_hdr_checksum(void *buf, size_t len);
 int cmk_hdr_read(int fd, struct cmk_hdr **hp, struct cmk_hdr_read_info *info);
-int cmk_hdr_write(int fd, struct cmk_hdr *h, const char **why);
+int cmk_hdr_write(int fd, struct cmk_hdr *h, const uint8_t *vk,
+		  const char **why);
 int cmk_hdr_backup(int fd, const char *path, const char **why);
 int cmk_hdr_restore(int fd, const char *path, bool force, const char **why);
 
@@ -172,6 +181,14 @@ int cmk_dek_unwrap(const uint8_t *vk, const uint8_t *uuid, uint64_t extent,
 		   const struct cmk_dek_entry *e, uint8_t *dek);
 int cmk_hdr_new_dek(struct cmk_hdr *h, const uint8_t *vk, uint32_t extent);
 int cmk_random(void *buf, size_t len);
+
+/* cmk-auth.c */
+int cmk_hdr_auth_digest(const uint8_t *copy, size_t len, uint8_t out[32]);
+int cmk_hdr_seal(struct cmk_hdr *h, const uint8_t *vk, const char **why);
+int cmk_hdr_authentic(const struct cmk_hdr *h, const uint8_t *vk);
+int cmk_vk_fingerprint(const uint8_t *vk, const uint8_t *uuid,
+		       char out[CMK_VK_FP_LEN]);
+bool cmk_vk_fingerprint_valid(const char *s);
 
 /* cmk-secure.c */
 void *cmk_secure_alloc(size_t len);

@@ -24,6 +24,7 @@
 #include <linux/fs.h>
 #include <openssl/evp.h>
 
+#include "cmk-file.h"
 #include "cmk-hdr.h"
 #include "cmk-text.h"
 
@@ -118,6 +119,7 @@ int cmk_hdr_alloc(uint64_t dev_sectors, uint32_t extent_sectors,
 	h->uuid[6] = (h->uuid[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
 	h->uuid[8] = (h->uuid[8] & 0x3f) | 0x80;
 	h->version = CMK_HDR_VERSION;
+	h->incompat = CMK_HDR_INCOMPAT_MAC;
 	if (flags & CMK_HDR_ALLOC_DETACHED)
 		h->incompat |= CMK_HDR_INCOMPAT_DETACHED;
 	h->copy_size = cmk_hdr_copy_size(count);
@@ -573,6 +575,12 @@ int cmk_hdr_decode(const void *buf, size_t len, struct cmk_hdr **hp,
 	h->dek_rot.extent = le32toh(d->dek_rot.extent);
 	h->dek_rot.watermark = le64toh(d->dek_rot.watermark);
 	cmk_entry_from_disk(&h->dek_rot.new_dek, &d->dek_rot.new_dek);
+	memcpy(h->mac, d->mac, sizeof(h->mac));
+	if (cmk_hdr_auth_digest(buf, h->copy_size, h->digest)) {
+		*why = "computing the header digest failed";
+		ret = -EIO;
+		goto out;
+	}
 	h->copy = CMK_HDR_COPY_NONE;
 	for (i = 0; i < h->extent_count; i++) {
 		memcpy(&e, table + (size_t)i * CMK_HDR_ENTRY_SIZE, sizeof(e));
@@ -649,6 +657,7 @@ int cmk_hdr_encode(const struct cmk_hdr *h, void *buf, size_t len,
 	d->dek_rot.extent = htole32(h->dek_rot.extent);
 	d->dek_rot.watermark = htole64(h->dek_rot.watermark);
 	cmk_entry_to_disk(&d->dek_rot.new_dek, &h->dek_rot.new_dek);
+	memcpy(d->mac, h->mac, sizeof(d->mac));
 
 	memset(p, 0, h->copy_size);
 	memcpy(p, d, sizeof(*d));
@@ -1026,9 +1035,12 @@ static int cmk_wipe_stale(int fd, uint64_t copy_size)
 }
 
 /**
- * cmk_hdr_write() - write the header crash-safely, bumping its sequence
+ * cmk_hdr_write() - write the header crash-safely
  * @fd: device or detached header file, open for writing
  * @h: the header; on success its seqno is the one written
+ * @vk: its volume key: the sequence number is bumped and the header sealed
+ *	(cmk_hdr_seal()) before it is written.  NULL: written as it is, with
+ *	its sequence number and MAC (a header restored from a backup)
  * @why: set to a message on failure
  *
  * The copy @h was not read from is written and synced first, then the
@@ -1036,10 +1048,11 @@ static int cmk_wipe_stale(int fd, uint64_t copy_size)
  * written A then B, after clearing copy B of an older header of another
  * size.
  *
- * Return: 0, -EROFS (unknown ro_compat feature), a cmk_hdr_encode() error,
- * or the I/O error.
+ * Return: 0, -EROFS (unknown ro_compat feature), a cmk_hdr_encode() or
+ * cmk_hdr_seal() error, or the I/O error.
  */
-int cmk_hdr_write(int fd, struct cmk_hdr *h, const char **why)
+int cmk_hdr_write(int fd, struct cmk_hdr *h, const uint8_t *vk,
+		  const char **why)
 {
 	uint64_t seq = h->seqno;
 	uint8_t *buf;
@@ -1059,7 +1072,12 @@ int cmk_hdr_write(int fd, struct cmk_hdr *h, const char **why)
 		*why = "out of memory";
 		return -ENOMEM;
 	}
-	h->seqno = seq + 1;
+	if (vk) {
+		h->seqno = seq + 1;
+		ret = cmk_hdr_seal(h, vk, why);
+		if (ret)
+			goto out;
+	}
 	ret = cmk_hdr_encode(h, buf, h->copy_size, why);
 	if (ret)
 		goto out;
@@ -1128,9 +1146,9 @@ int cmk_hdr_backup(int fd, const char *path, const char **why)
 		*why = "cannot create the backup file";
 		goto out;
 	}
-	h->seqno--;	/* cmk_hdr_write() adds it back */
+	/* As read: sequence number and MAC included. */
 	h->copy = CMK_HDR_COPY_NONE;
-	ret = cmk_hdr_write(out, h, why);
+	ret = cmk_hdr_write(out, h, NULL, why);
 	if (!ret && fsync(out))
 		ret = -errno;
 	if (close(out) && !ret)
@@ -1175,14 +1193,17 @@ int cmk_hdr_restore(int fd, const char *path, bool force, const char **why)
 {
 	struct cmk_hdr *b = NULL, *cur = NULL;
 	struct cmk_hdr_read_info info;
+	struct stat st;
 	uint64_t bytes;
 	int bfd, ret;
 
 	*why = NULL;
-	bfd = open(path, O_RDONLY | O_CLOEXEC);
+	bfd = cmk_file_open(path, O_RDONLY, CMK_FILE_REG | CMK_FILE_BLK, &st);
 	if (bfd < 0) {
-		*why = "cannot open the backup file";
-		return -errno;
+		*why = bfd == -ENOTBLK ?
+			"the backup is not a regular file or block device" :
+			"cannot open the backup file";
+		return bfd;
 	}
 	ret = cmk_hdr_read(bfd, &b, &info);
 	close(bfd);
@@ -1212,15 +1233,19 @@ int cmk_hdr_restore(int fd, const char *path, bool force, const char **why)
 			ret = -ESTALE;
 			goto out;
 		}
-		if (cur->seqno > b->seqno)
-			b->seqno = cur->seqno;
 	} else if (!force) {
 		*why = "the device has no valid header to compare with";
 		ret = -ENOENT;
 		goto out;
 	}
+	/*
+	 * As saved, sequence number and MAC included: only the volume key
+	 * could seal a newer one.  A host that saw a later header calls this
+	 * a rollback at the next open (cmk_volume_trust()), unless told that
+	 * the restore was meant (cmk_pin_accept()).
+	 */
 	b->copy = CMK_HDR_COPY_NONE;
-	ret = cmk_hdr_write(fd, b, why);
+	ret = cmk_hdr_write(fd, b, NULL, why);
 out:
 	cmk_hdr_free(cur);
 	cmk_hdr_free(b);

@@ -177,6 +177,7 @@ static void cmk_tab_entry_free(struct cmk_tab_entry *e)
 	free(e->header);
 	free(e->pin_file);
 	free(e->module);
+	free(e->vk_fingerprint);
 	free(e->alert);
 	free(e->audit_log);
 }
@@ -186,6 +187,7 @@ enum cmk_tab_opt_kind {
 	CMK_TAB_OPT_DURATION,
 	CMK_TAB_OPT_PATH,
 	CMK_TAB_OPT_MODULE,
+	CMK_TAB_OPT_FINGERPRINT,
 	CMK_TAB_OPT_FLAG,
 };
 
@@ -216,11 +218,14 @@ static const struct cmk_tab_opt cmk_tab_opts[] = {
 	CMK_TAB_PATH_OPT("pin-file", pin_file),
 	{ "module", CMK_TAB_OPT_MODULE, offsetof(struct cmk_tab_entry, module),
 	  0, 0 },
+	{ "vk-fingerprint", CMK_TAB_OPT_FINGERPRINT,
+	  offsetof(struct cmk_tab_entry, vk_fingerprint), 0, 0 },
 	CMK_TAB_PATH_OPT("alert", alert),
 	CMK_TAB_PATH_OPT("audit-log", audit_log),
 	CMK_TAB_FLAG("read-only", read_only),
 	CMK_TAB_FLAG("allow-discards", allow_discards),
 	CMK_TAB_FLAG("auto-revalidate", auto_revalidate),
+	CMK_TAB_FLAG("allow-rollback", allow_rollback),
 };
 
 #define CMK_TAB_OPTS (sizeof(cmk_tab_opts) / sizeof(cmk_tab_opts[0]))
@@ -294,7 +299,13 @@ static int cmk_tab_option(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 		cmk_tab_duration_opt(c, o, e, val);
 		return 0;
 	}
-	if (o->kind == CMK_TAB_OPT_MODULE) {
+	if (o->kind == CMK_TAB_OPT_FINGERPRINT) {
+		if (!cmk_vk_fingerprint_valid(val)) {
+			cmk_tab_bad(c, "bad option '%s=%s': not a volume key fingerprint (cmkvk1: and 32 lowercase hex digits, as cmkctl format printed it)",
+				    o->name, cmk_tab_show(c, val));
+			return 0;
+		}
+	} else if (o->kind == CMK_TAB_OPT_MODULE) {
 		/* A module not installed yet is the vault's error, at open. */
 		if (cmk_vault_pkcs11_module(val, path, sizeof(path), &why) ==
 		    -EINVAL) {

@@ -59,6 +59,8 @@
  * @pin_file: PIN file; %NULL: the URI's pin-source, if any
  * @module: PKCS#11 module (path or p11-kit name); %NULL: the URI's, else
  *	the default
+ * @vk_fingerprint: the volume key fingerprint the volume must have; %NULL:
+ *	the one this host recorded, if any
  * @alert: alert hook executable; %NULL: none
  * @audit_log: audit log file; %NULL: the daemon's default
  * @poll_ms: KEK check interval
@@ -68,6 +70,7 @@
  * @read_only: map read-only
  * @allow_discards: pass discards down
  * @auto_revalidate: bring the volume back by itself once its KEK returns
+ * @allow_rollback: accept a header older than the last one this host saw
  * @line: 1-based line in the file
  */
 struct cmk_tab_entry {
@@ -78,10 +81,11 @@ struct cmk_tab_entry {
 	char *header;
 	char *pin_file;
 	char *module;
+	char *vk_fingerprint;
 	char *alert;
 	char *audit_log;
 	uint64_t poll_ms, lease_ms, grace_ms, retry_max_ms;
-	bool read_only, allow_discards, auto_revalidate;
+	bool read_only, allow_discards, auto_revalidate, allow_rollback;
 	unsigned int line;
 };
 

@@ -68,7 +68,7 @@ enum cmk_vault_alg {
 };
 
 /* Longest message in a struct cmk_vault_error. */
-#define CMK_VAULT_MSG_MAX	256
+#define CMK_VAULT_MSG_MAX	512
 /* Longest key version string (hex CKA_ID, Azure version, ...), plus NUL. */
 #define CMK_VAULT_VERSION_MAX	129
 /* Largest wrapped key (RSA-4096). */

@@ -221,7 +221,7 @@ static enum cmk_vault_alg cmk_vault_alg_of(uint32_t wrap_alg)
  */
 int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 		      cmk_volume_progress_fn progress, void *arg,
-		      struct cmk_volume_error *err)
+		      char *fingerprint, struct cmk_volume_error *err)
 {
 	enum cmk_vault_alg alg = CMK_VAULT_ALG_AUTO;
 	char uuid[CMK_UUID_STR_LEN];
@@ -278,11 +278,16 @@ int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 	if (progress)
 		progress(h->extent_count, h->extent_count, arg);
 
-	ret = cmk_hdr_write(fd, h, &why);
-	if (ret)
+	ret = cmk_hdr_write(fd, h, vk, &why);
+	if (ret) {
 		cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
 				"writing the header: %s: %s",
 				why ? why : "error", strerror(-ret));
+		goto out;
+	}
+	if (fingerprint && cmk_vk_fingerprint(vk, h->uuid, fingerprint))
+		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EIO,
+				      "computing the volume key fingerprint failed");
 out:
 	cmk_secure_free(vk);
 	return ret;
@@ -355,6 +360,28 @@ static int cmk_volume_dek_unwrap(const struct cmk_hdr *h, const uint8_t *vk,
 			       strerror(-ret));
 }
 
+/*
+ * The MAC of @h under @vk, then the fingerprint of @vk into @fp: a header
+ * altered in any byte is refused here; one forged whole, under a key of
+ * the forger's, is refused by the pin (cmk_volume_trust()).
+ */
+static int cmk_volume_authenticate(const struct cmk_hdr *h, const uint8_t *vk,
+				   char *fp, struct cmk_volume_error *err)
+{
+	int ret = cmk_hdr_authentic(h, vk);
+
+	if (ret == -ENOKEY)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, ret,
+				       "the header carries no MAC (written before headers were authenticated): it cannot be told from a forged one");
+	if (ret == -EBADMSG)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, ret,
+				       "the header does not authenticate under its volume key: it was altered after it was written");
+	if (ret || cmk_vk_fingerprint(vk, h->uuid, fp))
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EIO,
+				       "computing the header MAC failed");
+	return 0;
+}
+
 /**
  * cmk_volume_unlock() - unwrap the volume key and every DEK of a volume
  * @h: the volume's header
@@ -384,6 +411,7 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 
 	keys->count = 0;
 	keys->deks = NULL;
+	keys->fingerprint[0] = '\0';
 	if (h->incompat & CMK_HDR_INCOMPAT_DEK_ROT)
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EOPNOTSUPP,
 				       "the header records an online DEK rotation of extent %u, which this version cannot open",
@@ -391,6 +419,9 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 	ret = cmk_volume_unwrap_vk(h, v, h->extent_count, &vk, err);
 	if (ret)
 		return ret;
+	ret = cmk_volume_authenticate(h, vk, keys->fingerprint, err);
+	if (ret)
+		goto out;
 	deks = cmk_secure_alloc((size_t)h->extent_count * CMK_DEK_SIZE);
 	if (!deks) {
 		ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOMEM,
@@ -410,6 +441,43 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 	deks = NULL;
 out:
 	cmk_secure_free(deks);
+	cmk_secure_free(vk);
+	return ret;
+}
+
+/**
+ * cmk_volume_rewrite() - write an authentic header again, sealed afresh
+ * @fd: its device or detached header file, open for writing
+ * @h: the header, as read from @fd
+ * @v: the vault holding its KEK
+ * @err: why it failed
+ *
+ * One vault call unwraps the volume key; the header must authenticate
+ * under it; then both copies are written with the next sequence number
+ * and a new MAC.  Repairs a damaged copy; every later update of a header
+ * (rotations) ends the same way.
+ *
+ * Return: 0 or a negative errno; @err classifies the failure.
+ */
+int cmk_volume_rewrite(int fd, struct cmk_hdr *h, struct cmk_vault *v,
+		       struct cmk_volume_error *err)
+{
+	char fp[CMK_VK_FP_LEN];
+	const char *why;
+	uint8_t *vk;
+	int ret;
+
+	ret = cmk_volume_unwrap_vk(h, v, 0, &vk, err);
+	if (ret)
+		return ret;
+	ret = cmk_volume_authenticate(h, vk, fp, err);
+	if (!ret) {
+		ret = cmk_hdr_write(fd, h, vk, &why);
+		if (ret)
+			cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+					"writing the header: %s: %s",
+					why ? why : "error", strerror(-ret));
+	}
 	cmk_secure_free(vk);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #ifndef CMK_VOLUME_H
 #define CMK_VOLUME_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,10 +68,13 @@ struct cmk_volume_error {
  * @count: number of extents
  * @deks: @count * CMK_DEK_SIZE bytes from cmk_secure_alloc(); extent i's
  *	DEK at @deks + i * CMK_DEK_SIZE
+ * @fingerprint: the volume key's fingerprint (cmk_vk_fingerprint()), for
+ *	cmk_volume_trust()
  */
 struct cmk_volume_keys {
 	uint32_t count;
 	uint8_t *deks;
+	char fingerprint[CMK_VK_FP_LEN];
 };
 
 /* Prefix of a volume's DEK keys, "cmk:<uuid>:", with the NUL. */
@@ -92,6 +96,41 @@ struct cmk_activate_opts {
 	const char *lease;
 };
 
+/* Where a host records the volumes it knows (cmk-pin.c). */
+#define CMK_STATE_DIR	"/var/lib/cmk/volumes"
+
+/**
+ * struct cmk_pin_opts - what a host knows of a volume, and what it allows
+ * @fingerprint: the volume key fingerprint the volume must have (cmkctl
+ *	--vk-fingerprint, cmktab vk-fingerprint=), or NULL
+ * @state_dir: the host's records, NULL for $CMK_STATE_DIR (an absolute
+ *	path) or else CMK_STATE_DIR
+ * @allow_rollback: accept a header older than the last one seen
+ * @record: write the record (an open); false: only check (unlock-check)
+ */
+struct cmk_pin_opts {
+	const char *fingerprint;
+	const char *state_dir;
+	bool allow_rollback;
+	bool record;
+};
+
+/**
+ * struct cmk_pin_result - what cmk_volume_trust() found
+ * @pinned: the volume key matched a pin (given, or recorded on this host)
+ * @recorded_now: it was not pinned on this host, and now is (first open)
+ * @rolled_back: the header is older than the last seen, and was allowed
+ * @last_seqno: the last sequence number this host had seen, 0 if none
+ * @record: the host's record of the volume
+ */
+struct cmk_pin_result {
+	bool pinned;
+	bool recorded_now;
+	bool rolled_back;
+	uint64_t last_seqno;
+	char record[PATH_MAX];
+};
+
 /* Called every so many extents during long work; @done of @total. */
 typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 				       void *arg);
@@ -102,7 +141,7 @@ int cmk_dev_size(int fd, uint64_t *bytes);
 int cmk_volume_probe(int fd, char *what, size_t size);
 int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 		      cmk_volume_progress_fn progress, void *arg,
-		      struct cmk_volume_error *err);
+		      char *fingerprint, struct cmk_volume_error *err);
 int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		      struct cmk_volume_keys *keys,
 		      struct cmk_volume_error *err);
@@ -124,7 +163,17 @@ int cmk_volume_activate_opts(const struct cmk_hdr *h,
 			     struct cmk_volume_error *err);
 int cmk_volume_check_kek(const struct cmk_hdr *h, struct cmk_vault *v,
 			 struct cmk_volume_error *err);
+int cmk_volume_rewrite(int fd, struct cmk_hdr *h, struct cmk_vault *v,
+		       struct cmk_volume_error *err);
 int cmk_volume_find_device(const char *uuid, char *path, size_t size);
+
+/* cmk-pin.c */
+int cmk_volume_trust(const struct cmk_hdr *h,
+		     const struct cmk_volume_keys *keys,
+		     const struct cmk_pin_opts *o, struct cmk_pin_result *r,
+		     struct cmk_volume_error *err);
+int cmk_pin_record(const char *state_dir, const struct cmk_hdr *h,
+		   const char *fingerprint, struct cmk_volume_error *err);
 int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size);
 int cmk_volume_mappings(struct cmk_mapping **list, size_t *n);
 
