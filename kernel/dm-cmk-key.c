@@ -171,24 +171,17 @@ static struct crypto_skcipher *cmk_key_tfm(struct cmk_c *cc,
 	return tfm;
 }
 
-/**
- * cmk_key_load() - give an extent its key from the keyring
- * @cc: the target
- * @extent: extent index
- * @error: set to a static message on failure
- *
- * Reads the logon key "<key_prefix><extent>" under its semaphore, checks its
- * length and sets it into a new transform; the payload is never copied.  An
- * existing key of the extent is replaced once no I/O uses it any more.
- *
- * Context: process context, may sleep; takes cmk_c::key_lock.
- * Return: 0 or a negative errno, with @error set.
+/*
+ * cmk_key_load() with the old transform, if any, handed to the caller in
+ * *@old (to free after one SRCU grace period) instead of freed here.
  */
-int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
+static int cmk_key_swap(struct cmk_c *cc, unsigned int extent,
+			struct crypto_skcipher **old, char **error)
 {
-	struct crypto_skcipher *tfm, *old;
+	struct crypto_skcipher *tfm;
 	struct key *key;
 
+	*old = NULL;
 	key = cmk_key_lookup(cc, extent, error);
 	if (IS_ERR(key))
 		return PTR_ERR(key);
@@ -207,16 +200,37 @@ int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
 		*error = "Lease lapsed; load a new table";
 		return -EKEYEXPIRED;
 	}
-	old = xchg(&cc->extents[extent].tfm, tfm);
-	if (!old)
+	*old = xchg(&cc->extents[extent].tfm, tfm);
+	if (!*old)
 		atomic_inc(&cc->nr_keyed);
 	mutex_unlock(&cc->key_lock);
+	return 0;
+}
 
+/**
+ * cmk_key_load() - give an extent its key from the keyring
+ * @cc: the target
+ * @extent: extent index
+ * @error: set to a static message on failure
+ *
+ * Reads the logon key "<key_prefix><extent>" under its semaphore, checks its
+ * length and sets it into a new transform; the payload is never copied.  An
+ * existing key of the extent is replaced once no I/O uses it any more.
+ *
+ * Context: process context, may sleep; takes cmk_c::key_lock.
+ * Return: 0 or a negative errno, with @error set.
+ */
+int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error)
+{
+	struct crypto_skcipher *old;
+	int r;
+
+	r = cmk_key_swap(cc, extent, &old, error);
 	if (old) {
 		synchronize_srcu(&cc->key_srcu);
 		cmk_tfm_free(old);
 	}
-	return 0;
+	return r;
 }
 
 /* cmk_key_load() extents @first to @end - 1, stopping at the first error. */
@@ -240,12 +254,35 @@ static int cmk_keys_load_range(struct cmk_c *cc, unsigned int first,
  * @cc: the target
  * @error: set to a static message on failure
  *
+ * The transforms replaced are freed together after one SRCU grace period,
+ * not one per extent.
+ *
  * Context: process context, may sleep.
  * Return: 0 or the first failure's negative errno, with @error set.
  */
 int cmk_keys_load_all(struct cmk_c *cc, char **error)
 {
-	return cmk_keys_load_range(cc, 0, cc->nr_extents, error);
+	struct crypto_skcipher **old;
+	unsigned int i;
+	int r = 0;
+
+	old = kvcalloc(cc->nr_extents, sizeof(*old), GFP_KERNEL);
+	if (!old)
+		return cmk_keys_load_range(cc, 0, cc->nr_extents, error);
+	for (i = 0; i < cc->nr_extents; i++) {
+		r = cmk_key_swap(cc, i, &old[i], error);
+		if (r)
+			break;
+		cond_resched();
+	}
+	/* Slots not reached are still NULL (kvcalloc()). */
+	synchronize_srcu(&cc->key_srcu);
+	for (i = 0; i < cc->nr_extents; i++) {
+		cmk_tfm_free(old[i]);
+		cond_resched();
+	}
+	kvfree(old);
+	return r;
 }
 
 /**
@@ -402,6 +439,69 @@ void cmk_keys_free(struct cmk_c *cc)
 		cond_resched();
 	}
 	atomic_set(&cc->nr_keyed, 0);
+}
+
+/*
+ * Every cmk target, with its mapped device: a "key wipe" sent to a
+ * device's live table wipes the keys of a table loaded into it and not yet
+ * resumed too, so that no resume brings the keys back.
+ */
+static DEFINE_MUTEX(cmk_targets_lock);
+static LIST_HEAD(cmk_targets);
+
+/**
+ * cmk_target_register() - list a target being constructed
+ * @cc: the target
+ *
+ * Before its keys are loaded, so that a wipe of its device during the load
+ * is seen (cmk_ctr() fails then).
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_target_register(struct cmk_c *cc)
+{
+	cc->md = dm_table_get_md(cc->ti->table);
+	mutex_lock(&cmk_targets_lock);
+	list_add(&cc->node, &cmk_targets);
+	mutex_unlock(&cmk_targets_lock);
+}
+
+/**
+ * cmk_target_unregister() - take a target off the list
+ * @cc: the target; tolerates one never registered
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_target_unregister(struct cmk_c *cc)
+{
+	if (!cc->md)
+		return;
+	mutex_lock(&cmk_targets_lock);
+	list_del(&cc->node);
+	mutex_unlock(&cmk_targets_lock);
+	cc->md = NULL;
+}
+
+/**
+ * cmk_keys_wipe_device() - "key wipe": every key of the device, now
+ * @cc: the target that got the message (the live table's)
+ *
+ * Wipes @cc, then every other cmk target of the same mapped device: an
+ * inactive table loaded with "dmsetup reload" loses its keys too, and its
+ * resume is refused for want of them.
+ *
+ * Context: process context, may sleep.
+ */
+void cmk_keys_wipe_device(struct cmk_c *cc)
+{
+	struct cmk_c *o;
+
+	cmk_keys_wipe(cc, CMK_REASON_WIPED);
+	mutex_lock(&cmk_targets_lock);
+	list_for_each_entry(o, &cmk_targets, node)
+		if (o != cc && o->md == cc->md)
+			cmk_keys_wipe(o, CMK_REASON_WIPED);
+	mutex_unlock(&cmk_targets_lock);
 }
 
 /**

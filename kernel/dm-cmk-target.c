@@ -126,6 +126,7 @@ static void cmk_dtr(struct dm_target *ti)
 	if (!cc)
 		return;
 
+	cmk_target_unregister(cc);
 	cmk_lease_exit(cc);
 	if (cc->crypt_wq)
 		destroy_workqueue(cc->crypt_wq);
@@ -187,6 +188,8 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = cc;
 	cc->ti = ti;
 	mutex_init(&cc->key_lock);
+	mutex_init(&cc->keyset_lock);
+	INIT_LIST_HEAD(&cc->node);
 	atomic_set(&cc->nr_keyed, 0);
 	atomic64_set(&cc->io_errors, 0);
 
@@ -277,9 +280,16 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	cmk_target_register(cc);
 	r = cmk_keys_init(cc, &ti->error);
 	if (r)
 		goto bad;
+	/* A "key wipe" of the device while this table was being loaded. */
+	if (test_bit(CMK_F_DEAD, &cc->flags)) {
+		ti->error = "Keys wiped while the table was loaded";
+		r = -ENOKEY;
+		goto bad;
+	}
 
 	/* The lease may have lapsed while the keys were loaded. */
 	if (cmk_lease_reason(cc, true) != CMK_REASON_NONE) {
@@ -355,9 +365,10 @@ static int cmk_map(struct dm_target *ti, struct bio *bio)
 		     bio_op(bio) != REQ_OP_WRITE))
 		return cmk_kill(cc);
 
-	if (unlikely((bio->bi_iter.bi_sector |
-		      (bio->bi_iter.bi_size >> SECTOR_SHIFT)) &
-		     ((cc->sector_size >> SECTOR_SHIFT) - 1)))
+	/* Whole data units only: a bio of 4097 bytes is not 8 sectors. */
+	if (unlikely((bio->bi_iter.bi_sector &
+		      ((cc->sector_size >> SECTOR_SHIFT) - 1)) ||
+		     (bio->bi_iter.bi_size & (cc->sector_size - 1))))
 		return cmk_kill(cc);
 
 	io = cmk_io_init(cc, bio);
@@ -444,7 +455,6 @@ static int cmk_message(struct dm_target *ti, unsigned int argc, char **argv,
 	struct cmk_c *cc = ti->private;
 	unsigned int extent;
 	char *error = NULL;
-	char dummy;
 	int r;
 
 	if (argc < 2 || strcasecmp(argv[0], "key"))
@@ -453,7 +463,7 @@ static int cmk_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (!strcasecmp(argv[1], "wipe")) {
 		if (argc != 2)
 			goto bad;
-		cmk_keys_wipe(cc, CMK_REASON_WIPED);
+		cmk_keys_wipe_device(cc);
 		return 0;
 	}
 
@@ -464,16 +474,21 @@ static int cmk_message(struct dm_target *ti, unsigned int argc, char **argv,
 			DMWARN("key set: suspend the device first");
 			return -EINVAL;
 		}
-		if (!strcasecmp(argv[2], "all")) {
-			r = cmk_keys_load_all(cc, &error);
-		} else if (sscanf(argv[2], "%u%c", &extent, &dummy) == 1 &&
-			   extent < cc->nr_extents) {
-			r = cmk_key_load(cc, extent, &error);
-		} else {
+		/* kstrtouint(): 4294967296 is an error, not extent 0. */
+		if (strcasecmp(argv[2], "all") &&
+		    (kstrtouint(argv[2], 10, &extent) ||
+		     extent >= cc->nr_extents)) {
 			DMWARN("key set: invalid extent %s (device has %u)",
 			       argv[2], cc->nr_extents);
 			return -EINVAL;
 		}
+		/* No resume between the first key and the last. */
+		mutex_lock(&cc->keyset_lock);
+		if (!strcasecmp(argv[2], "all"))
+			r = cmk_keys_load_all(cc, &error);
+		else
+			r = cmk_key_load(cc, extent, &error);
+		mutex_unlock(&cc->keyset_lock);
 		if (r)
 			DMWARN("key set %s: %s", argv[2], error);
 		return r;
@@ -489,6 +504,7 @@ static int cmk_preresume(struct dm_target *ti)
 	struct cmk_c *cc = ti->private;
 	int r = 0;
 
+	mutex_lock(&cc->keyset_lock);
 	mutex_lock(&cc->key_lock);
 	if (test_bit(CMK_F_LAPSED, &cc->flags)) {
 		DMERR("%s: lease lapsed; load a new table",
@@ -505,6 +521,7 @@ static int cmk_preresume(struct dm_target *ti)
 		clear_bit(CMK_F_DEAD, &cc->flags);
 	}
 	mutex_unlock(&cc->key_lock);
+	mutex_unlock(&cc->keyset_lock);
 	return r;
 }
 

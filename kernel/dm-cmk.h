@@ -121,6 +121,10 @@ struct cmk_slot {
  * @key_srcu: readers are the I/O path using @extents; the writers (wipe,
  *	key replacement) wait for them before freeing a transform
  * @key_lock: serialises key set, wipe and lapse
+ * @keyset_lock: held across a whole "key set" and by preresume, so that a
+ *	resume never sees a key set half done
+ * @md: the mapped device the table belongs to (live or inactive)
+ * @node: in the list of every cmk target (a wipe reaches them all)
  * @wq: per-device workqueue for the lease check, the key loaders and
  *	writes mapped where they could not sleep (which may wait for pages)
  * @crypt_wq: per-device workqueue for crypto that cannot or should not
@@ -159,6 +163,9 @@ struct cmk_c {
 	char cipher_driver[CRYPTO_MAX_ALG_NAME];
 	struct srcu_struct key_srcu;
 	struct mutex key_lock;		/* key set, wipe, lapse */
+	struct mutex keyset_lock;	/* a key set against resume */
+	struct mapped_device *md;
+	struct list_head node;
 	struct workqueue_struct *wq;
 	struct workqueue_struct *crypt_wq;
 	unsigned int nr_pieces;
@@ -239,6 +246,9 @@ int cmk_map_write(struct cmk_c *cc, struct cmk_io *io);
 /* Functions defined in dm-cmk-key.c */
 int cmk_key_load(struct cmk_c *cc, unsigned int extent, char **error);
 int cmk_keys_load_all(struct cmk_c *cc, char **error);
+void cmk_target_register(struct cmk_c *cc);
+void cmk_target_unregister(struct cmk_c *cc);
+void cmk_keys_wipe_device(struct cmk_c *cc);
 int cmk_keys_init(struct cmk_c *cc, char **error);
 void cmk_keys_free(struct cmk_c *cc);
 void cmk_keys_wipe(struct cmk_c *cc, enum cmk_reason reason);

@@ -27,7 +27,7 @@ LIN=cmklin$CMK_TAG
 MNT=$CMK_TMP/mnt
 export PATH=$PATH:/sbin:/usr/sbin
 
-PLAN=66
+PLAN=67
 tap_plan $PLAN
 
 if [ ! -x "$CMKCTL" ] || [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
@@ -288,6 +288,17 @@ timeout 20 "$CMKCTL" recovery-table "$DEV2" --header "$EVIL" --load-keys \
 tpoint "recovery-table --load-keys of that header: exit 3, nothing loaded, no key added" \
 	'[ $rc = 3 ] && grep -q "a device may only name its key" "$CMK_TMP/err" &&
 	 [ ! -e "$CMK_TEST_MARKER" ] && ! grep -q "cmk:$UUID2:" /proc/keys'
+
+# --- a header forged with the KEK's public key -------------------------------
+# (tests/host/trust_test.sh has the rest.)  Same UUID, a volume key of the
+# forger's, sealed with it: the host pinned the real key at format.
+FORGED=$CMK_TMP/forged.hdr
+cp "$HDR" "$FORGED"
+"$CMK_REPO/build/tests/host/tools/hdr_forge" forge "$FORGED" "$URI1" "$CMK_TMP/v1/pin" >/dev/null
+run open "$DEV2" "$NAME2" --header "$FORGED" "${PINF[@]}"
+tpoint "open of a forged header: exit 4, refused before any table, no mapping, no key" \
+	'[ $rc = 4 ] && grep -q "this header was not written with the volume.s key" "$CMK_TMP/err" &&
+	 ! mapped "$NAME2" && ! grep -q "cmk:$UUID2:" /proc/keys'
 
 # --- read-only open ---------------------------------------------------------------
 open_vol --read-only --json

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Keys and lease: status and table never show key bytes; "key wipe" fails
-# I/O with EIO; resume is refused while an extent has no key; "key set"
-# while suspended brings the data back; a lease that expires, is revoked,
+# I/O with EIO, and also takes the keys of a table loaded but not resumed;
+# resume is refused while an extent has no key; "key set" while suspended
+# brings the data back, and an extent index past 2^32 is refused; a lease that expires, is revoked,
 # invalidated or unlinked takes the device down within 2 s, including I/O
 # already running, and only a new table brings it back.
 
@@ -18,7 +19,7 @@ KEYDIR=$CMK_TMP/keys
 DEV=$(new_loop 16) || exit 4
 add_keys_saved "$P" 8 "$KEYDIR" || exit 4
 
-tap_plan 43
+tap_plan 52
 
 # io_ok NODE: can we read the first and last data unit?
 io_ok() {
@@ -127,6 +128,32 @@ check_fails "key set all fails when a key is missing" dmsetup message "$NAME" 0 
 keyctl padd logon "${P}3" @s <"$KEYDIR/key.3" >/dev/null
 check "resume (old keys were kept)" dmsetup resume "$NAME"
 check "data intact" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+
+# An extent index past 2^32 is an error, not extent 0 (with extent 0's key
+# in the keyring replaced meanwhile, a wrong rekey would show in the data).
+check "suspend for key set 4294967296" dmsetup suspend "$NAME"
+head -c 64 /dev/urandom | keyctl padd logon "${P}0" @s >/dev/null
+check_fails "key set 4294967296 refused" dmsetup message "$NAME" 0 key set 4294967296
+check_fails "key set -1 refused" dmsetup message "$NAME" 0 key set -1
+keyctl padd logon "${P}0" @s <"$KEYDIR/key.0" >/dev/null
+check "resume" dmsetup resume "$NAME"
+check "data intact: extent 0 kept its key" cmp "$CMK_TMP/data" <(direct_read "$NODE" 0 $((LEN / 8)) 4096)
+
+# "key wipe" reaches a table loaded with reload and not yet resumed: its
+# resume is refused, and it has no key to serve I/O with.
+check "reload a table (keys from the keyring), not resumed" \
+	dmsetup reload "$NAME" --table "0 $LEN cmk $DEV 0 $E 512 $P"
+mark=$(kmsg_mark)
+check "key wipe with a table loaded" dmsetup message "$NAME" 0 key wipe
+check_fails "resume of the loaded table refused after the wipe" dmsetup resume "$NAME"
+st=$(dmsetup status "$NAME")
+if [ "$(cmk_field "$NAME" 1) $(cmk_field "$NAME" 3) $(cmk_field "$NAME" 6)" = "inaccessible 0 wiped" ] &&
+	[ "$(kmsg_since "$mark" | grep -c "keys wiped")" -ge 2 ] &&
+	kmsg_since "$mark" | grep -q "8 of 8 extents have no key"; then
+	ok "both tables wiped: the loaded one has no key, status wiped"
+else
+	not_ok "both tables wiped" "$st" "$(kmsg_since "$mark")"
+fi
 dm_remove "$NAME"
 
 # --- lease ------------------------------------------------------------------
