@@ -131,7 +131,11 @@ build/tests/host/tools/%: tests/host/tools/%.c $(LIB) $(wildcard userspace/lib/*
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $< $(LIB) -lcrypto -lkeyutils -ldevmapper
 
-tests: build/tests/host/vault_faults_test
+tests: build/tests/host/vault_faults_test build/tests/host/coredump_test
+
+build/tests/host/coredump_test: tests/host/coredump_test.sh $(CMKCTL) $(CMKD)
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@
 
 build/tests/host/vault_faults_test: tests/host/vault_faults_test.sh $(CMKCTL) build/tests/host/modules/shim_pkcs11.so
 	@mkdir -p $(@D)

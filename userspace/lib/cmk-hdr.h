@@ -193,6 +193,7 @@ bool cmk_vk_fingerprint_valid(const char *s);
 /* cmk-secure.c */
 void *cmk_secure_alloc(size_t len);
 void cmk_secure_free(void *p);
+void cmk_secure_scrub_stack(void);
 /* Test hook: called with the whole wiped area just before it is unmapped. */
 extern void (*cmk_secure_wipe_hook)(const void *area, size_t len);
 

@@ -86,3 +86,24 @@ void cmk_secure_free(void *p)
 	munlock(head, map_len);
 	munmap(head, map_len);
 }
+
+/* Bytes of stack cmk_secure_scrub_stack() wipes below its caller. */
+#define CMK_SCRUB_STACK		(64 * 1024)
+
+/**
+ * cmk_secure_scrub_stack() - wipe the stack its caller's callees just used
+ *
+ * Code that is not ours and handles a secret (a PKCS#11 module returning
+ * an unwrapped key, and its RPC to a token in another process) leaves
+ * copies in its stack frames, below the caller's, where a core dump or
+ * a later bug would find them.  Called right after such a call: its own
+ * frame covers those frames and is wiped.
+ */
+__attribute__((noinline)) void cmk_secure_scrub_stack(void)
+{
+	uint8_t pad[CMK_SCRUB_STACK];
+
+	explicit_bzero(pad, sizeof(pad));
+	/* The wipe must not be optimised away as a dead store. */
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+}

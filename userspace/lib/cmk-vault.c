@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmk-file.h"
+#include "cmk-hdr.h"
 #include "cmk-text.h"
 #include "cmk-vault.h"
 
@@ -518,6 +519,8 @@ int cmk_vault_unwrap(struct cmk_vault *v, const struct cmk_vault_ctx *ctx,
 	ret = v->ops->unwrap(v, version, alg, in, in_len, out, out_size,
 			     out_len, err);
 	v->ctx = NULL;
+	/* The module's frames held the plaintext: only @out may keep it. */
+	cmk_secure_scrub_stack();
 	cmk_sigpipe_restore(&sp);
 	if (ret) {
 		explicit_bzero(out, out_size);
