@@ -131,7 +131,12 @@ build/tests/host/tools/%: tests/host/tools/%.c $(LIB) $(wildcard userspace/lib/*
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iinclude -Iuserspace/lib -o $@ $< $(LIB) -lcrypto -lkeyutils -ldevmapper
 
-tests: build/tests/host/vault_faults_test build/tests/host/coredump_test
+tests: build/tests/host/vault_faults_test build/tests/host/coredump_test \
+	build/tests/host/cmkd_syscalls_test
+
+build/tests/host/cmkd_syscalls_test: tests/host/cmkd_syscalls_test.sh $(CMKD) $(CMKCTL) userspace/cmkd/cmkd.service
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@
 
 build/tests/host/coredump_test: tests/host/coredump_test.sh $(CMKCTL) $(CMKD)
 	@mkdir -p $(@D)

@@ -23,7 +23,7 @@ qemu-system-x86 qemu-utils busybox-static
 dmsetup libdevmapper-dev keyutils libkeyutils-dev
 softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev
 fio cryptsetup-bin openssl libssl-dev linux-perf
-clang libclang-rt-dev gdb
+clang libclang-rt-dev gdb strace
 sparse perl python3 python3-docutils python3-matplotlib shfmt
 util-linux e2fsprogs procps udev systemd man-db groff-base
 git debootstrap
