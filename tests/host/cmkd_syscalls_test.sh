@@ -21,24 +21,15 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CMKD=${CMKD:-$ROOT/build/userspace/cmkd}
 CMKCTL=${CMKCTL:-$ROOT/build/userspace/cmkctl}
 UNIT=${CMKD_UNIT:-$ROOT/userspace/cmkd/cmkd.service}
-VAULT=$ROOT/scripts/cmk-vault-softhsm
 PY=/usr/bin/python3
 STRACE=/usr/bin/strace
 
 echo "TAP version 13"
-for need in "$CMKD" "$CMKCTL"; do
-	if [ ! -x "$need" ]; then
-		echo "1..0 # SKIP $need not built (make)"
-		exit 4
-	fi
-done
-for need in /usr/lib/softhsm/libsofthsm2.so /usr/bin/softhsm2-util \
-	    /usr/bin/pkcs11-tool "$PY" "$STRACE" /usr/bin/systemd-analyze; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not installed"
-		exit 4
-	fi
-done
+# shellcheck source=tests/host/vault.sh
+. "$(dirname "$(readlink -f "$0")")/vault.sh"
+need_built "$CMKD" "$CMKCTL"
+need_installed /usr/lib/softhsm/libsofthsm2.so /usr/bin/softhsm2-util \
+	/usr/bin/pkcs11-tool "$PY" "$STRACE" /usr/bin/systemd-analyze
 
 T=$(mktemp -d /tmp/cmkd_syscalls_test.XXXXXX) || exit 1
 CMKD_PID=
@@ -95,20 +86,7 @@ EOF
 check "the unit's SystemCallFilter= expands to an allow list" \
 	'[ -s "$T/allowed" ] && grep -qx ioctl "$T/allowed" && ! grep -qx setuid "$T/allowed"'
 
-if ! "$VAULT" create "$T/v" >"$T/v.out" 2>"$T/v.err"; then
-	sed 's/^/# /' "$T/v.err"
-	echo "Bail out! cmk-vault-softhsm create failed"
-	exit 1
-fi
-export SOFTHSM2_CONF=$T/v/softhsm2.conf
-KEY="pkcs11:token=cmk;object=cmk-kek;id=%01;type=private"
-truncate -s 64M "$T/d"
-if ! "$CMKCTL" format "$T/d" --kek "$KEY" --pin-file "$T/v/pin" -e 16M \
-	>"$T/out" 2>"$T/err"; then
-	sed 's/^/# /' "$T/err"
-	echo "Bail out! cmkctl format failed"
-	exit 1
-fi
+make_volume
 printf '#!/bin/sh\necho "$CMK_EVENT $CMK_VOLUME" >>%s\n' "$T/alerts" >"$T/alert"
 chmod 700 "$T/alert"
 {

@@ -22,24 +22,15 @@ set -u
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CMKCTL=${CMKCTL:-$ROOT/build/userspace/cmkctl}
 CMKD=${CMKD:-$ROOT/build/userspace/cmkd}
-VAULT=$ROOT/scripts/cmk-vault-softhsm
 PY=/usr/bin/python3
 GDB=/usr/bin/gdb
 
 echo "TAP version 13"
-for need in "$CMKCTL" "$CMKD"; do
-	if [ ! -x "$need" ]; then
-		echo "1..0 # SKIP $need not built (make)"
-		exit 4
-	fi
-done
-for need in /usr/lib/softhsm/libsofthsm2.so /usr/bin/softhsm2-util \
-	    /usr/bin/pkcs11-tool "$PY" "$GDB"; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not installed"
-		exit 4
-	fi
-done
+# shellcheck source=tests/host/vault.sh
+. "$(dirname "$(readlink -f "$0")")/vault.sh"
+need_built "$CMKCTL" "$CMKD"
+need_installed /usr/lib/softhsm/libsofthsm2.so /usr/bin/softhsm2-util \
+	/usr/bin/pkcs11-tool "$PY" "$GDB"
 
 T=$(mktemp -d /tmp/coredump_test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
@@ -51,20 +42,7 @@ PLAN=8
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
 tap_plan "$PLAN"
 
-if ! "$VAULT" create "$T/v" >"$T/v.out" 2>"$T/v.err"; then
-	sed 's/^/# /' "$T/v.err"
-	echo "Bail out! cmk-vault-softhsm create failed"
-	exit 1
-fi
-export SOFTHSM2_CONF=$T/v/softhsm2.conf
-KEY="pkcs11:token=cmk;object=cmk-kek;id=%01;type=private"
-truncate -s 64M "$T/d"
-if ! "$CMKCTL" format "$T/d" --kek "$KEY" --pin-file "$T/v/pin" -e 16M \
-	>"$T/out" 2>"$T/err"; then
-	sed 's/^/# /' "$T/err"
-	echo "Bail out! cmkctl format failed"
-	exit 1
-fi
+make_volume
 head -n1 "$T/v/pin" | tr -d '\n' >"$T/pin.bin"
 
 # stop_and_dump NAME ARGS...: run ARGS under gdb to the DEK unwrap of

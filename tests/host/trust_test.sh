@@ -24,23 +24,14 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CMKCTL=${CMKCTL:-$ROOT/build/userspace/cmkctl}
 CMKD=${CMKD:-$ROOT/build/userspace/cmkd}
 MARKER_SO=$ROOT/build/tests/host/modules/marker_pkcs11.so
-VAULT=$ROOT/scripts/cmk-vault-softhsm
 PY=/usr/bin/python3
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 
 echo "TAP version 13"
-for need in "$CMKCTL" "$CMKD" "$MARKER_SO"; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not built (make tests)"
-		exit 4
-	fi
-done
-for need in "$SOFTHSM" /usr/bin/softhsm2-util /usr/bin/pkcs11-tool "$PY"; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not installed"
-		exit 4
-	fi
-done
+# shellcheck source=tests/host/vault.sh
+. "$(dirname "$(readlink -f "$0")")/vault.sh"
+need_built "$CMKCTL" "$CMKD" "$MARKER_SO"
+need_installed "$SOFTHSM" /usr/bin/softhsm2-util /usr/bin/pkcs11-tool "$PY"
 
 T=$(mktemp -d /tmp/trust_test.XXXXXX) || exit 1
 umask 077
@@ -67,14 +58,8 @@ rewrite_uri() {
 	"$ROOT/tests/host/hdr-edit.py" "$1" uri "$2"
 }
 
-if ! "$VAULT" create "$T/v" >"$T/v.out" 2>"$T/v.err"; then
-	sed 's/^/# /' "$T/v.err"
-	echo "Bail out! cmk-vault-softhsm create failed"
-	exit 1
-fi
-export SOFTHSM2_CONF=$T/v/softhsm2.conf
+make_vault
 export CMK_TEST_MARKER=$T/loaded
-KEY="pkcs11:token=cmk;object=cmk-kek;id=%01;type=private"
 PINF=(--pin-file "$T/v/pin")
 mkfifo "$T/fifo"
 

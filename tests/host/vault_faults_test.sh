@@ -22,23 +22,14 @@ set -u
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 CMKCTL=${CMKCTL:-$ROOT/build/userspace/cmkctl}
 SHIM=$ROOT/build/tests/host/modules/shim_pkcs11.so
-VAULT=$ROOT/scripts/cmk-vault-softhsm
 PY=/usr/bin/python3
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 
 echo "TAP version 13"
-for need in "$CMKCTL" "$SHIM"; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not built (make tests)"
-		exit 4
-	fi
-done
-for need in "$SOFTHSM" /usr/bin/softhsm2-util /usr/bin/pkcs11-tool "$PY"; do
-	if [ ! -e "$need" ]; then
-		echo "1..0 # SKIP $need not installed"
-		exit 4
-	fi
-done
+# shellcheck source=tests/host/vault.sh
+. "$(dirname "$(readlink -f "$0")")/vault.sh"
+need_built "$CMKCTL" "$SHIM"
+need_installed "$SOFTHSM" /usr/bin/softhsm2-util /usr/bin/pkcs11-tool "$PY"
 
 T=$(mktemp -d /tmp/vault_faults_test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
@@ -50,21 +41,8 @@ PLAN=16
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
 tap_plan "$PLAN"
 
-if ! "$VAULT" create "$T/v" >"$T/v.out" 2>"$T/v.err"; then
-	sed 's/^/# /' "$T/v.err"
-	echo "Bail out! cmk-vault-softhsm create failed"
-	exit 1
-fi
-export SOFTHSM2_CONF=$T/v/softhsm2.conf
+make_volume
 export CMK_SHIM_MODULE=$SOFTHSM CMK_SHIM_CONTROL=$T/faults
-KEY="pkcs11:token=cmk;object=cmk-kek;id=%01;type=private"
-truncate -s 64M "$T/d"
-if ! "$CMKCTL" format "$T/d" --kek "$KEY" --pin-file "$T/v/pin" -e 16M \
-	>"$T/out" 2>"$T/err"; then
-	sed 's/^/# /' "$T/err"
-	echo "Bail out! cmkctl format failed"
-	exit 1
-fi
 
 rc=0
 # unlock [FAULT...]: the faults (lines of the control file), then

@@ -32,9 +32,6 @@
 #define CMK_FP_PREFIX	"cmkvk1:"
 #define CMK_FP_BYTES	16
 
-#define CMK_MAC_OFF	__builtin_offsetof(struct cmk_hdr_disk, mac)
-#define CMK_CSUM_AT	__builtin_offsetof(struct cmk_hdr_disk, checksum)
-
 /* HMAC-SHA256(@vk, @label || @uuid) into @out (32 bytes). */
 static int cmk_vk_derive(const uint8_t *vk, const char *label,
 			 const uint8_t *uuid, uint8_t out[32])
@@ -50,35 +47,6 @@ static int cmk_vk_derive(const uint8_t *vk, const char *label,
 		  out, &len) || len != 32)
 		ret = -EIO;
 	explicit_bzero(msg, sizeof(msg));
-	return ret;
-}
-
-/**
- * cmk_hdr_auth_digest() - the digest a header copy's MAC covers
- * @copy: the encoded copy
- * @len: its size (at least CMK_HDR_FIXED_SIZE)
- * @out: SHA-256 of the copy with its mac and checksum fields zeroed
- *
- * Return: 0 or -EIO.
- */
-int cmk_hdr_auth_digest(const uint8_t *copy, size_t len, uint8_t out[32])
-{
-	static const uint8_t zero[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ret = -EIO;
-
-	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, copy, CMK_MAC_OFF) == 1 &&
-	    EVP_DigestUpdate(ctx, zero, CMK_HDR_MAC_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, copy + CMK_MAC_OFF + CMK_HDR_MAC_LEN,
-			     CMK_CSUM_AT - CMK_MAC_OFF - CMK_HDR_MAC_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, zero, CMK_HDR_CSUM_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, copy + CMK_HDR_FIXED_SIZE,
-			     len - CMK_HDR_FIXED_SIZE) == 1 &&
-	    EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32)
-		ret = 0;
-	EVP_MD_CTX_free(ctx);
 	return ret;
 }
 

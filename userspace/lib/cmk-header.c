@@ -146,28 +146,61 @@ void cmk_hdr_free(struct cmk_hdr *h)
 	free(h);
 }
 
+#define CMK_MAC_OFF	__builtin_offsetof(struct cmk_hdr_disk, mac)
+
 /*
- * The checksum of the encoded copy @buf of @len bytes, as if its checksum
- * field were zero, hashed in place (a copy can be 128 MiB).  All zeros if
- * the digest cannot be computed: never matches a real copy.
+ * SHA-256 of the encoded copy @p of @len bytes, hashed in place (a copy can
+ * be 128 MiB), as if its checksum field, and with @zero_mac its mac field,
+ * were zero.  0 or -EIO.
+ */
+static int cmk_copy_sha256(const uint8_t *p, size_t len, bool zero_mac,
+			   uint8_t md[32])
+{
+	static const uint8_t zero[32];
+	size_t head = zero_mac ? CMK_MAC_OFF : CMK_CSUM_OFF;
+	size_t mid = CMK_CSUM_OFF - CMK_MAC_OFF - CMK_HDR_MAC_LEN;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ret = -EIO;
+
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, p, head) == 1 &&
+	    (!zero_mac ||
+	     (EVP_DigestUpdate(ctx, zero, CMK_HDR_MAC_LEN) == 1 &&
+	      EVP_DigestUpdate(ctx, p + CMK_MAC_OFF + CMK_HDR_MAC_LEN,
+			       mid) == 1)) &&
+	    EVP_DigestUpdate(ctx, zero, CMK_HDR_CSUM_LEN) == 1 &&
+	    EVP_DigestUpdate(ctx, p + CMK_HDR_FIXED_SIZE,
+			     len - CMK_HDR_FIXED_SIZE) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &n) == 1 && n == 32)
+		ret = 0;
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+/*
+ * The checksum of the encoded copy @p of @len bytes, as if its checksum
+ * field were zero.  All zeros if the digest cannot be computed: never
+ * matches a real copy.
  */
 static void cmk_hdr_digest(const uint8_t *p, size_t len,
 			   uint8_t md[CMK_HDR_CSUM_LEN])
 {
-	static const uint8_t zero[CMK_HDR_CSUM_LEN];
-	uint8_t out[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
+	if (cmk_copy_sha256(p, len, false, md))
+		memset(md, 0, CMK_HDR_CSUM_LEN);
+}
 
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, p, CMK_CSUM_OFF) != 1 ||
-	    EVP_DigestUpdate(ctx, zero, sizeof(zero)) != 1 ||
-	    EVP_DigestUpdate(ctx, p + CMK_HDR_FIXED_SIZE,
-			     len - CMK_HDR_FIXED_SIZE) != 1 ||
-	    EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != CMK_HDR_CSUM_LEN)
-		memset(out, 0, sizeof(out));
-	EVP_MD_CTX_free(ctx);
-	memcpy(md, out, CMK_HDR_CSUM_LEN);
+/**
+ * cmk_hdr_auth_digest() - the digest a header copy's MAC covers
+ * @copy: the encoded copy
+ * @len: its size (at least CMK_HDR_FIXED_SIZE)
+ * @out: SHA-256 of the copy with its mac and checksum fields zeroed
+ *
+ * Return: 0 or -EIO.
+ */
+int cmk_hdr_auth_digest(const uint8_t *copy, size_t len, uint8_t out[32])
+{
+	return cmk_copy_sha256(copy, len, true, out);
 }
 
 /**

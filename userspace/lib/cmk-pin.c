@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,23 +33,6 @@ struct cmk_pin_rec {
 	char fingerprint[CMK_VK_FP_LEN];
 	uint64_t seqno;
 };
-
-static int cmk_pin_fail(struct cmk_volume_error *err,
-			enum cmk_volume_fail kind, int ret, const char *fmt,
-			...) __attribute__((format(printf, 4, 5)));
-
-static int cmk_pin_fail(struct cmk_volume_error *err,
-			enum cmk_volume_fail kind, int ret, const char *fmt,
-			...)
-{
-	va_list ap;
-
-	err->kind = kind;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 /* @state_dir, else $CMK_STATE_DIR, else CMK_STATE_DIR. */
 static const char *cmk_pin_dir(const char *state_dir)
@@ -90,24 +72,24 @@ static int cmk_pin_read(const char *path, struct cmk_pin_rec *rec,
 	if (fd == -ENOENT)
 		return fd;
 	if (fd < 0)
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, fd,
-				    "host record %s: %s", path,
-				    fd == -ENOTBLK ? "not a regular file" :
-				    strerror(-fd));
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, fd,
+				       "host record %s: %s", path,
+				       fd == -ENOTBLK ? "not a regular file" :
+				       strerror(-fd));
 	ret = cmk_file_trusted(&st);
 	if (ret) {
 		close(fd);
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				    "host record %s: %s", path, ret == -EPERM ?
-				    "not owned by the user reading it" :
-				    "group- or world-writable");
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "host record %s: %s", path, ret == -EPERM ?
+				       "not owned by the user reading it" :
+				       "group- or world-writable");
 	}
 	n = read(fd, buf, CMK_PIN_MAX + 1);
 	close(fd);
 	if (n < 0 || n > CMK_PIN_MAX)
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EIO,
-				    "host record %s: %s", path, n < 0 ?
-				    strerror(errno) : "too long");
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EIO,
+				       "host record %s: %s", path, n < 0 ?
+				       strerror(errno) : "too long");
 	buf[n] = '\0';
 	for (line = buf; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -135,9 +117,9 @@ static int cmk_pin_read(const char *path, struct cmk_pin_rec *rec,
 	}
 	return 0;
 bad:
-	return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EUCLEAN,
-			    "host record %s: not a dm-cmk record (line '%s')",
-			    path, cmk_text_plain(line) ? line : "?");
+	return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EUCLEAN,
+			       "host record %s: not a dm-cmk record (line '%s')",
+			       path, cmk_text_plain(line) ? line : "?");
 }
 
 /* mkdir -p @dir, mode 0700, and check that it is the caller's alone. */
@@ -147,27 +129,27 @@ static int cmk_pin_mkdir(const char *dir, struct cmk_volume_error *err)
 	struct stat st;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENAMETOOLONG,
-				    "state directory %s: name too long", dir);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENAMETOOLONG,
+				       "state directory %s: name too long", dir);
 	for (p = path + 1; ; p++) {
 		if (*p && *p != '/')
 			continue;
 		*p = '\0';
 		if (mkdir(path, 0700) && errno != EEXIST)
-			return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -errno,
-					    "creating %s: %s", path,
-					    strerror(errno));
+			return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -errno,
+					       "creating %s: %s", path,
+					       strerror(errno));
 		if (p - path >= (ptrdiff_t)strlen(dir))
 			break;
 		*p = '/';
 	}
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOTDIR,
-				    "state directory %s: not a directory", dir);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -ENOTDIR,
+				       "state directory %s: not a directory", dir);
 	if (cmk_file_trusted(&st))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EPERM,
-				    "state directory %s: not the caller's own, or writable by others",
-				    dir);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EPERM,
+				       "state directory %s: not the caller's own, or writable by others",
+				       dir);
 	return 0;
 }
 
@@ -186,8 +168,8 @@ static int cmk_pin_write(const char *dir, const char *path,
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -errno,
-				    "writing %s: %s", path, strerror(errno));
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -errno,
+				       "writing %s: %s", path, strerror(errno));
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;
@@ -221,8 +203,8 @@ static int cmk_pin_write(const char *dir, const char *path,
 	return 0;
 fail:
 	unlink(tmp);
-	return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret, "writing %s: %s",
-			    path, strerror(-ret));
+	return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret, "writing %s: %s",
+			       path, strerror(-ret));
 }
 
 /**
@@ -258,35 +240,35 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 
 	memset(r, 0, sizeof(*r));
 	if (o->fingerprint && !cmk_vk_fingerprint_valid(o->fingerprint))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
-				    "'%s' is not a volume key fingerprint (cmkvk1: and 32 hex digits)",
-				    cmk_text_plain(o->fingerprint) ?
-				    o->fingerprint : "?");
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
+				       "'%s' is not a volume key fingerprint (cmkvk1: and 32 hex digits)",
+				       cmk_text_plain(o->fingerprint) ?
+				       o->fingerprint : "?");
 	if (o->fingerprint && strcmp(o->fingerprint, keys->fingerprint))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
-				    "the volume key's fingerprint %s is not the pinned %s: this header was not written with the volume's key (forged with the KEK's public key, or another volume's)",
-				    keys->fingerprint, o->fingerprint);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
+				       "the volume key's fingerprint %s is not the pinned %s: this header was not written with the volume's key (forged with the KEK's public key, or another volume's)",
+				       keys->fingerprint, o->fingerprint);
 	ret = cmk_pin_path(dir, h, r->record, sizeof(r->record));
 	if (ret)
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				    "state directory %s: name too long", dir);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "state directory %s: name too long", dir);
 	ret = cmk_pin_read(r->record, &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;
 	have = !ret;
 	if (have && rec.fingerprint[0] &&
 	    strcmp(rec.fingerprint, keys->fingerprint))
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
-				    "the volume key's fingerprint %s is not %s, the one this host pinned (%s): this header was not written with the volume's key (forged with the KEK's public key, or another volume's)",
-				    keys->fingerprint, rec.fingerprint,
-				    r->record);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
+				       "the volume key's fingerprint %s is not %s, the one this host pinned (%s): this header was not written with the volume's key (forged with the KEK's public key, or another volume's)",
+				       keys->fingerprint, rec.fingerprint,
+				       r->record);
 	r->pinned = o->fingerprint || (have && rec.fingerprint[0]);
 	r->last_seqno = have ? rec.seqno : 0;
 	if (have && h->seqno < rec.seqno) {
 		if (!o->allow_rollback)
-			return cmk_pin_fail(err, CMK_VOLUME_FAIL_HEADER, -ESTALE,
-					    "rollback: the header's sequence number %" PRIu64 " is older than %" PRIu64 ", the last this host saw (%s): an older copy of the header was written back; allow it with --allow-rollback (cmktab: allow-rollback) if it was restored on purpose",
-					    h->seqno, rec.seqno, r->record);
+			return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -ESTALE,
+					       "rollback: the header's sequence number %" PRIu64 " is older than %" PRIu64 ", the last this host saw (%s): an older copy of the header was written back; allow it with --allow-rollback (cmktab: allow-rollback) if it was restored on purpose",
+					       h->seqno, rec.seqno, r->record);
 		r->rolled_back = true;
 	}
 	if (!o->record)
@@ -323,8 +305,8 @@ int cmk_pin_record(const char *state_dir, const struct cmk_hdr *h,
 
 	ret = cmk_pin_path(dir, h, path, sizeof(path));
 	if (ret)
-		return cmk_pin_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				    "state directory %s: name too long", dir);
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "state directory %s: name too long", dir);
 	ret = cmk_pin_read(path, &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;

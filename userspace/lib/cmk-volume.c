@@ -32,14 +32,17 @@
 /* Report progress every this many extents. */
 #define CMK_PROGRESS_STEP	256
 
-static int cmk_volume_fail(struct cmk_volume_error *err,
-			   enum cmk_volume_fail kind, int ret,
-			   const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int cmk_volume_fail(struct cmk_volume_error *err,
-			   enum cmk_volume_fail kind, int ret,
-			   const char *fmt, ...)
+/**
+ * cmk_volume_fail() - fill a volume error
+ * @err: the error
+ * @kind: what failed
+ * @ret: returned as is
+ * @fmt: the message, printf-style
+ *
+ * Return: @ret.
+ */
+int cmk_volume_fail(struct cmk_volume_error *err, enum cmk_volume_fail kind,
+		    int ret, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -136,6 +136,9 @@ typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 				       void *arg);
 
 /* cmk-volume.c */
+int cmk_volume_fail(struct cmk_volume_error *err, enum cmk_volume_fail kind,
+		    int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void cmk_uuid_format(const uint8_t *uuid, char buf[CMK_UUID_STR_LEN]);
 int cmk_dev_size(int fd, uint64_t *bytes);
 int cmk_volume_probe(int fd, char *what, size_t size);
