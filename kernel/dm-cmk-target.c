@@ -554,7 +554,7 @@ static void cmk_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cmk_target = {
 	.name		 = CMK_TARGET_NAME,
-	.version	 = {1, 0, 0},
+	.version	 = {1, 1, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = cmk_ctr,
 	.dtr		 = cmk_dtr,
