@@ -8,6 +8,8 @@
 #   make modules-all      dm-cmk.ko for every installed kernel
 #   make lint             W=1, sparse and checkpatch --strict (TAP)
 #   make check            lint, host tests, VM tests on every kernel
+#   make check-extended   the long soaks check samples (swap under memory
+#                         pressure, 5 min per target and kernel)
 #   make deps             install the Debian packages everything needs
 #   make clean
 
@@ -66,6 +68,11 @@ lint:
 
 check:
 	scripts/check.sh
+
+# The long matrices check.sh samples (scripts/check-extended.sh).
+.PHONY: check-extended
+check-extended: all
+	scripts/check-extended.sh
 
 deps:
 	scripts/deps.sh

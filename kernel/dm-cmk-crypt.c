@@ -18,8 +18,31 @@
  * it was last seen so) so that the cipher runs on every CPU while it does.
  * Now and then a bio is offloaded as a probe, to find such submitters, and
  * so is a submitter's first bio after a pause, where a burst may begin.
- * Crypto that cannot run inline (read completions from interrupt context)
- * always goes to the workqueue.
+ * Crypto that cannot run inline (read completions from hard interrupt
+ * context or with interrupts off) always goes to the workqueue.
+ *
+ * Whether the crypto may sleep is decided by where it is called, never
+ * guessed from the context (preemptible() cannot see an RCU read section
+ * under PREEMPT_RCU):
+ *
+ * - cmk_map() runs in the submitter's task, where sleeping is allowed:
+ *   dm-cmk does not declare DM_TARGET_NOWAIT, so a REQ_NOWAIT bio, which
+ *   dm maps under rcu_read_lock(), never reaches it.  Writes are
+ *   encrypted there and may sleep.
+ * - A read completes wherever the device below completes it, so its
+ *   crypto runs "atomic" when inline: no CRYPTO_TFM_REQ_MAY_SLEEP, no
+ *   waiting, at most %CMK_STRETCH_BYTES before the rest moves to the
+ *   workqueue, and an implementation that answers -EINPROGRESS goes on
+ *   in its completion callback.
+ * - The workqueue may sleep.  Crypto that may sleep yields the CPU every
+ *   %CMK_STRETCH_BYTES.
+ *
+ * Every run of data units checks the dead flag every %CMK_STRETCH_BYTES, so
+ * that a wipe or a lapse waits for at most that much crypto per piece in
+ * flight, whatever the bio size; and bios are at most %CMK_BIO_MAX bytes.
+ * A piece holds cmk_c::key_srcu from its start until its bio has completed
+ * (srcu_down_read(), as it may end in another context): once the wipe's
+ * synchronize_srcu() returns, no bio can still complete successfully.
  */
 
 #include <linux/bio.h>
@@ -28,6 +51,12 @@
 #include <crypto/skcipher.h>
 
 #include "dm-cmk.h"
+#include "dm-cmk-compat.h"
+
+static char *xts_driver;
+module_param(xts_driver, charp, 0444);
+MODULE_PARM_DESC(xts_driver,
+		 "Implementation of " CMK_CIPHER " (driver or template name) for tests; default: the fastest");
 
 static unsigned int cmk_piece_req_offset(void)
 {
@@ -95,8 +124,9 @@ struct cmk_io *cmk_io_init(struct cmk_c *cc, struct bio *bio)
  * @len: its length
  *
  * The first transform of a target picks the implementation of
- * %CMK_CIPHER; every later one uses the same driver, so that the request
- * size fixed at construction stays right even if a faster driver is loaded
+ * %CMK_CIPHER (the fastest, or the one the module parameter xts_driver
+ * names); every later one uses the same driver, so that the request size
+ * fixed at construction stays right even if a faster driver is loaded
  * meanwhile.  The caller wipes its copy of @key; the transform keeps only
  * the expanded key, which cmk_tfm_free() wipes.
  *
@@ -109,12 +139,26 @@ struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
 {
 	struct crypto_skcipher *tfm;
 	bool first = !cc->cipher_driver[0];
+	const char *name = CMK_CIPHER;
 	int r;
 
-	tfm = crypto_alloc_skcipher(first ? CMK_CIPHER : cc->cipher_driver,
-				    0, 0);
+	/*
+	 * Never an implementation that allocates memory per request: the
+	 * crypto runs in the writeback (and swap-out) path, where that can
+	 * deadlock.
+	 */
+	if (!first)
+		name = cc->cipher_driver;
+	else if (xts_driver && *xts_driver)
+		name = xts_driver;
+	tfm = crypto_alloc_skcipher(name, 0, CRYPTO_ALG_ALLOCATES_MEMORY);
 	if (IS_ERR(tfm))
 		return tfm;
+	/* xts_driver names an implementation, never another cipher. */
+	if (strcmp(crypto_tfm_alg_name(crypto_skcipher_tfm(tfm)), CMK_CIPHER)) {
+		crypto_free_skcipher(tfm);
+		return ERR_PTR(-EINVAL);
+	}
 
 	if (first) {
 		strscpy(cc->cipher_driver, crypto_skcipher_driver_name(tfm),
@@ -148,79 +192,170 @@ void cmk_tfm_free(struct crypto_skcipher *tfm)
 }
 
 /*
- * Run @p's data units through their extents' ciphers.  Returns 0 or a
- * negative errno.
+ * Set up @p's request for its next data unit: the extent's transform (or
+ * %NULL if it has none), the unit's scatterlists and its tweak.
  */
-static int cmk_crypt_units(struct cmk_piece *p, bool encrypt)
+static struct crypto_skcipher *cmk_unit_prepare(struct cmk_piece *p)
 {
 	struct cmk_io *io = p->io;
 	struct cmk_c *cc = io->cc;
-	struct bio *in = io->bio, *out = io->clone ?: io->bio;
-	struct bvec_iter in_iter = p->in_iter, out_iter = p->out_iter;
-	struct skcipher_request *req = cmk_piece_req(p);
-	sector_t sector = p->sector;
-	struct scatterlist sg_in, sg_out;
-	DECLARE_CRYPTO_WAIT(wait);
-	int idx, r = 0;
+	struct bio *out = io->clone ?: io->bio;
+	struct bio_vec bv_in = bio_iter_iovec(io->bio, p->in_iter);
+	struct bio_vec bv_out = bio_iter_iovec(out, p->out_iter);
+	struct crypto_skcipher *tfm;
 
-	idx = srcu_read_lock(&cc->key_srcu);
-	if (cmk_dead(cc)) {
-		r = -EIO;
-		goto out;
+	if (unlikely(bv_in.bv_len < cc->sector_size ||
+		     bv_out.bv_len < cc->sector_size ||
+		     (bv_in.bv_offset & (cc->sector_size - 1)) ||
+		     (bv_out.bv_offset & (cc->sector_size - 1))))
+		return NULL;
+
+	tfm = READ_ONCE(cc->extents[cmk_extent_of(cc, p->sector)].tfm);
+	if (unlikely(!tfm))
+		return NULL;
+
+	sg_init_table(&p->sg_in, 1);
+	sg_set_page(&p->sg_in, bv_in.bv_page, cc->sector_size,
+		    bv_in.bv_offset);
+	sg_init_table(&p->sg_out, 1);
+	sg_set_page(&p->sg_out, bv_out.bv_page, cc->sector_size,
+		    bv_out.bv_offset);
+	memset(p->iv, 0, sizeof(p->iv));
+	*(__le64 *)p->iv = cpu_to_le64(p->sector);
+	return tfm;
+}
+
+/* @p's current data unit is done: on to the next. */
+static void cmk_unit_advance(struct cmk_piece *p)
+{
+	struct cmk_io *io = p->io;
+	unsigned int size = io->cc->sector_size;
+
+	bio_advance_iter(io->bio, &p->in_iter, size);
+	bio_advance_iter(io->clone ?: io->bio, &p->out_iter, size);
+	p->sector += size >> SECTOR_SHIFT;
+}
+
+/*
+ * A piece's SRCU read section begins in cmk_crypt_start() and ends in
+ * cmk_piece_end(), possibly in another context; sparse cannot follow it
+ * there, so it is told the context is balanced.
+ */
+static int cmk_piece_hold(struct cmk_c *cc)
+{
+	int idx = srcu_down_read(&cc->key_srcu);
+
+	__release(&cc->key_srcu);
+	return idx;
+}
+
+static void cmk_piece_drop(struct cmk_c *cc, int idx)
+{
+	__acquire(&cc->key_srcu);
+	srcu_up_read(&cc->key_srcu, idx);
+}
+
+static void cmk_piece_work(struct work_struct *work);
+
+/* Go on with @p on the workqueue, where it may sleep. */
+static void cmk_piece_requeue(struct cmk_piece *p)
+{
+	INIT_WORK(&p->work, cmk_piece_work);
+	queue_work(p->io->cc->crypt_wq, &p->work);
+}
+
+static void cmk_piece_end(struct cmk_piece *p, int r);
+
+/*
+ * Completion of a data unit submitted without waiting (an atomic piece
+ * whose implementation went asynchronous): the rest of the piece runs on
+ * the workqueue.
+ */
+static void cmk_unit_async_done(CMK_CRYPTO_CB_ARG arg, int err)
+{
+	struct cmk_piece *p = cmk_crypto_cb_data(arg);
+
+	if (err == -EINPROGRESS)
+		return;
+	if (err) {
+		cmk_piece_end(p, err);
+		return;
 	}
+	cmk_unit_advance(p);
+	cmk_piece_requeue(p);
+}
 
-	while (in_iter.bi_size) {
-		struct bio_vec bv_in = bio_iter_iovec(in, in_iter);
-		struct bio_vec bv_out = bio_iter_iovec(out, out_iter);
+/*
+ * Run @p's remaining data units through their extents' ciphers.  @atomic:
+ * the caller may not sleep (see the comment at the top of the file).
+ * Returns 0 or a negative errno when the piece is finished, or
+ * -EINPROGRESS when it goes on elsewhere (on the workqueue, or in
+ * cmk_unit_async_done()), which then ends it.
+ */
+static int cmk_crypt_units(struct cmk_piece *p, bool atomic)
+{
+	struct cmk_io *io = p->io;
+	struct cmk_c *cc = io->cc;
+	bool encrypt = !!io->clone;
+	struct skcipher_request *req = cmk_piece_req(p);
+	unsigned int stretch = CMK_STRETCH_BYTES >> (cc->sector_shift +
+						     SECTOR_SHIFT);
+	unsigned int n = 0;
+	DECLARE_CRYPTO_WAIT(wait);
+	int r;
+
+	if (cmk_dead(cc))
+		return -EIO;
+
+	while (p->in_iter.bi_size) {
 		struct crypto_skcipher *tfm;
 
-		if (unlikely(bv_in.bv_len < cc->sector_size ||
-			     bv_out.bv_len < cc->sector_size ||
-			     (bv_in.bv_offset & (cc->sector_size - 1)) ||
-			     (bv_out.bv_offset & (cc->sector_size - 1)))) {
-			r = -EIO;
-			goto out;
+		/* A wipe waits for at most one stretch per piece. */
+		if (n == stretch) {
+			if (cmk_dead(cc))
+				return -EIO;
+			if (atomic) {
+				cmk_piece_requeue(p);
+				return -EINPROGRESS;
+			}
+			cond_resched();
+			n = 0;
 		}
 
-		tfm = READ_ONCE(cc->extents[cmk_extent_of(cc, sector)].tfm);
-		if (unlikely(!tfm)) {
-			r = -EIO;
-			goto out;
-		}
-
-		sg_init_table(&sg_in, 1);
-		sg_set_page(&sg_in, bv_in.bv_page, cc->sector_size,
-			    bv_in.bv_offset);
-		sg_init_table(&sg_out, 1);
-		sg_set_page(&sg_out, bv_out.bv_page, cc->sector_size,
-			    bv_out.bv_offset);
-
-		memset(p->iv, 0, sizeof(p->iv));
-		*(__le64 *)p->iv = cpu_to_le64(sector);
-
+		tfm = cmk_unit_prepare(p);
+		if (unlikely(!tfm))
+			return -EIO;
 		skcipher_request_set_tfm(req, tfm);
-		skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
-					      CRYPTO_TFM_REQ_MAY_SLEEP,
-					      crypto_req_done, &wait);
-		skcipher_request_set_crypt(req, &sg_in, &sg_out,
+		skcipher_request_set_crypt(req, &p->sg_in, &p->sg_out,
 					   cc->sector_size, p->iv);
-		r = crypto_wait_req(encrypt ? crypto_skcipher_encrypt(req) :
-					      crypto_skcipher_decrypt(req),
-				    &wait);
+		if (atomic) {
+			skcipher_request_set_callback(req, 0,
+						      cmk_unit_async_done, p);
+			r = encrypt ? crypto_skcipher_encrypt(req) :
+				      crypto_skcipher_decrypt(req);
+			if (r == -EINPROGRESS || r == -EBUSY)
+				return -EINPROGRESS;
+			if (r == -ENOSPC) {
+				/* Not queued: again, where it may wait. */
+				cmk_piece_requeue(p);
+				return -EINPROGRESS;
+			}
+		} else {
+			skcipher_request_set_callback(req,
+						      CRYPTO_TFM_REQ_MAY_BACKLOG |
+						      CRYPTO_TFM_REQ_MAY_SLEEP,
+						      crypto_req_done, &wait);
+			r = crypto_wait_req(encrypt ?
+					    crypto_skcipher_encrypt(req) :
+					    crypto_skcipher_decrypt(req),
+					    &wait);
+		}
 		if (unlikely(r))
-			goto out;
-
-		bio_advance_iter(in, &in_iter, cc->sector_size);
-		bio_advance_iter(out, &out_iter, cc->sector_size);
-		sector += cc->sector_size >> SECTOR_SHIFT;
+			return r;
+		cmk_unit_advance(p);
+		n++;
 	}
-
-	/* Keys wiped while we worked: report nothing as done. */
-	if (cmk_dead(cc))
-		r = -EIO;
-out:
-	srcu_read_unlock(&cc->key_srcu, idx);
-	return r;
+	return 0;
 }
 
 static void cmk_read_done(struct cmk_io *io, blk_status_t status)
@@ -235,11 +370,17 @@ static void cmk_read_done(struct cmk_io *io, blk_status_t status)
 
 static void cmk_write_done(struct cmk_io *io, blk_status_t status);
 
-/* The last piece of a bio finished: complete a read, submit a write. */
+/*
+ * The last piece of a bio finished: complete a read, submit a write.  The
+ * caller still holds its piece's SRCU read section, so a wipe that has
+ * returned was seen here.
+ */
 static void cmk_crypt_done(struct cmk_io *io)
 {
 	blk_status_t status = READ_ONCE(io->status);
 
+	if (!status && cmk_dead(io->cc))
+		status = BLK_STS_IOERR;
 	if (io->counted)
 		atomic_dec(&io->slot->backlog);
 	if (io->clone)
@@ -248,20 +389,36 @@ static void cmk_crypt_done(struct cmk_io *io)
 		cmk_read_done(io, status);
 }
 
-static void cmk_piece_run(struct cmk_piece *p)
+/*
+ * @p is finished, with 0 or a negative errno.  The last piece completes
+ * the bio; then the piece leaves its SRCU read section (@p and its bio may
+ * be gone by then: cmk_dtr() waits for the section).
+ */
+static void cmk_piece_end(struct cmk_piece *p, int r)
 {
 	struct cmk_io *io = p->io;
+	struct cmk_c *cc = io->cc;
+	int idx = p->srcu_idx;
 
-	if (cmk_crypt_units(p, !!io->clone))
+	if (r)
 		WRITE_ONCE(io->status, BLK_STS_IOERR);
 	/* Fully ordered: the last piece sees every other one's status. */
 	if (atomic_dec_and_test(&io->pending))
 		cmk_crypt_done(io);
+	cmk_piece_drop(cc, idx);
+}
+
+static void cmk_piece_run(struct cmk_piece *p, bool atomic)
+{
+	int r = cmk_crypt_units(p, atomic);
+
+	if (r != -EINPROGRESS)
+		cmk_piece_end(p, r);
 }
 
 static void cmk_piece_work(struct work_struct *work)
 {
-	cmk_piece_run(container_of(work, struct cmk_piece, work));
+	cmk_piece_run(container_of(work, struct cmk_piece, work), false);
 }
 
 /*
@@ -269,15 +426,16 @@ static void cmk_piece_work(struct work_struct *work)
  * the comment at the top of the file.  Counts an offloaded bio in its
  * submitter's backlog.
  */
-static bool cmk_offload(struct cmk_io *io)
+static bool cmk_offload(struct cmk_io *io, bool atomic)
 {
 	struct cmk_slot *slot = io->slot;
 	unsigned long now = jiffies, seen;
 	unsigned int interval;
 	bool paused;
 
-	if (!cmk_may_sleep())
-		return true;
+	/* The skcipher walk refuses hard interrupt context. */
+	if (atomic && (in_hardirq() || irqs_disabled()))
+		goto offload;
 	if (io->cc->nr_pieces < 2)
 		return false;
 	/* Racy updates of the slot's hints do no harm. */
@@ -303,6 +461,7 @@ static bool cmk_offload(struct cmk_io *io)
 			atomic_set(&slot->probe, interval);
 		}
 	}
+offload:
 	atomic_inc(&slot->backlog);
 	io->counted = true;
 	return true;
@@ -310,10 +469,11 @@ static bool cmk_offload(struct cmk_io *io)
 
 /*
  * Crypt @io's data, from cmk_io::bio to cmk_io::clone or in place: split
- * into pieces that run inline or on the workqueue.  The last piece to
- * finish calls cmk_crypt_done(); @io may be gone when this returns.
+ * into pieces that run inline or on the workqueue.  @atomic: the caller
+ * may not sleep.  The last piece to finish calls cmk_crypt_done(); @io may
+ * be gone when this returns.
  */
-static void cmk_crypt_start(struct cmk_io *io)
+static void cmk_crypt_start(struct cmk_io *io, bool atomic)
 {
 	struct cmk_c *cc = io->cc;
 	struct bio *out = io->clone ?: io->bio;
@@ -322,7 +482,7 @@ static void cmk_crypt_start(struct cmk_io *io)
 	unsigned int unit_shift = cc->sector_shift + SECTOR_SHIFT;
 	unsigned int units = in_iter.bi_size >> unit_shift;
 	unsigned int n = 1, i, done = 0;
-	bool offload = cmk_offload(io);
+	bool offload = cmk_offload(io, atomic);
 	struct cmk_piece *p;
 
 	if (in_iter.bi_size >= CMK_SPLIT_MIN)
@@ -336,6 +496,7 @@ static void cmk_crypt_start(struct cmk_io *io)
 
 		p = cmk_io_piece(io, i);
 		p->io = io;
+		p->srcu_idx = cmk_piece_hold(cc);
 		p->sector = io->sector + ((sector_t)done << cc->sector_shift);
 		p->in_iter = in_iter;
 		p->in_iter.bi_size = bytes;
@@ -352,13 +513,11 @@ static void cmk_crypt_start(struct cmk_io *io)
 		 * until the last piece is done, and that cannot be before
 		 * every piece was queued (or piece 0 ran).
 		 */
-		if (i || offload) {
-			INIT_WORK(&p->work, cmk_piece_work);
-			queue_work(cc->crypt_wq, &p->work);
-		}
+		if (i || offload)
+			cmk_piece_requeue(p);
 	}
 	if (!offload)
-		cmk_piece_run(cmk_io_piece(io, 0));
+		cmk_piece_run(cmk_io_piece(io, 0), atomic);
 }
 
 /* Reads */
@@ -371,7 +530,8 @@ static void cmk_read_endio(struct bio *bio)
 		cmk_read_done(io, bio->bi_status ?: BLK_STS_IOERR);
 		return;
 	}
-	cmk_crypt_start(io);
+	/* A completion's context is the device's: never sleep in it. */
+	cmk_crypt_start(io, true);
 }
 
 /**
@@ -490,15 +650,22 @@ static void cmk_write_endio(struct bio *clone)
 	struct cmk_io *io = clone->bi_private;
 	struct cmk_c *cc = io->cc;
 	blk_status_t status = clone->bi_status;
+	int idx;
 
 	cmk_free_buffer(cc, clone);
 	bio_put(clone);
 
-	/* Nothing completes successfully once the keys are gone. */
+	/*
+	 * Nothing completes successfully once the keys are gone: the check
+	 * and the completion are one SRCU read section, which a wipe waits
+	 * for.
+	 */
+	idx = srcu_read_lock(&cc->key_srcu);
 	if (!status && cmk_dead(cc))
 		status = BLK_STS_IOERR;
 	io->bio->bi_status = status;
 	bio_endio(io->bio);
+	srcu_read_unlock(&cc->key_srcu, idx);
 }
 
 /* A write's ciphertext is ready, or failed: submit it or fail the bio. */
@@ -527,12 +694,7 @@ static void cmk_write_start(struct cmk_io *io)
 	clone->bi_ioprio = io->bio->bi_ioprio;
 	clone->bi_iter.bi_sector = cc->start + io->sector;
 	io->clone = clone;
-	cmk_crypt_start(io);
-}
-
-static void cmk_write_work(struct work_struct *work)
-{
-	cmk_write_start(container_of(work, struct cmk_io, work));
+	cmk_crypt_start(io, false);
 }
 
 /**
@@ -540,29 +702,148 @@ static void cmk_write_work(struct work_struct *work)
  * @cc: the target
  * @io: the write's state, from cmk_io_init()
  *
- * Writes larger than BIO_MAX_VECS pages are split so that one clone always
- * fits in the page pool.
- *
- * Context: the submitter's context.
+ * Context: cmk_map(), in the submitter's task: may sleep (see the comment
+ * at the top of the file).
  * Return: a DM_MAPIO_* code.
  */
 int cmk_map_write(struct cmk_c *cc, struct cmk_io *io)
 {
-	struct bio *bio = io->bio;
-
-	if (unlikely(bio->bi_iter.bi_size > (BIO_MAX_VECS << PAGE_SHIFT))) {
-		dm_accept_partial_bio(bio, (BIO_MAX_VECS << PAGE_SHIFT) >>
-				      SECTOR_SHIFT);
-		io->iter = bio->bi_iter;
-	}
-
-	if (cmk_may_sleep()) {
-		cmk_write_start(io);
-	} else {
-		INIT_WORK(&io->work, cmk_write_work);
-		queue_work(cc->wq, &io->work);
-	}
+	cmk_write_start(io);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Devices with bounce pages: each one's share of the page limit, and the
+ * stashes the shrinker empties.
+ */
+static DEFINE_SPINLOCK(cmk_clients_lock);
+static LIST_HEAD(cmk_clients);
+static unsigned int cmk_nr_clients;
+static unsigned long cmk_pages_per_client;
+static struct shrinker *cmk_stash_shrinker;
+
+/* Caller holds cmk_clients_lock. */
+static void cmk_clients_changed(void)
+{
+	unsigned long pages = totalram_pages() * CMK_MEMORY_PERCENT / 100;
+
+	if (cmk_nr_clients)
+		pages /= cmk_nr_clients;
+	WRITE_ONCE(cmk_pages_per_client,
+		   max_t(unsigned long, pages, CMK_MIN_PAGES_PER_CLIENT));
+}
+
+/*
+ * The page pool's allocator.  mempool_alloc() tries without waiting and
+ * with __GFP_NORETRY first: a device over its share gets no new page then,
+ * so it takes one from the pool's reserve or waits for one of its own to
+ * come back (as dm-crypt's crypt_page_alloc() does).
+ */
+static void *cmk_page_alloc(gfp_t gfp, void *data)
+{
+	struct cmk_c *cc = data;
+	struct page *page;
+
+	if (unlikely(percpu_counter_compare(&cc->nr_pages,
+					    READ_ONCE(cmk_pages_per_client)) >= 0) &&
+	    likely(gfp & __GFP_NORETRY))
+		return NULL;
+	page = alloc_page(gfp);
+	if (likely(page))
+		percpu_counter_inc(&cc->nr_pages);
+	return page;
+}
+
+static void cmk_page_free(void *element, void *data)
+{
+	struct cmk_c *cc = data;
+
+	__free_page(element);
+	percpu_counter_dec(&cc->nr_pages);
+}
+
+/* Give up to @max of @cc's stashed pages back; returns how many. */
+static unsigned long cmk_stash_drain(struct cmk_c *cc, unsigned long max)
+{
+	unsigned long freed = 0;
+	unsigned long flags;
+	struct page *page;
+
+	while (freed < max) {
+		page = NULL;
+		spin_lock_irqsave(&cc->stash_lock, flags);
+		if (cc->stashed)
+			page = cc->stash[--cc->stashed];
+		spin_unlock_irqrestore(&cc->stash_lock, flags);
+		if (!page)
+			break;
+		mempool_free(page, &cc->page_pool);
+		freed++;
+	}
+	return freed;
+}
+
+static unsigned long cmk_stash_count(struct shrinker *shrink,
+				     struct shrink_control *sc)
+{
+	unsigned long n = 0;
+	struct cmk_c *cc;
+
+	spin_lock(&cmk_clients_lock);
+	list_for_each_entry(cc, &cmk_clients, client)
+		n += READ_ONCE(cc->stashed);
+	spin_unlock(&cmk_clients_lock);
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long cmk_stash_scan(struct shrinker *shrink,
+				    struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+	struct cmk_c *cc;
+
+	spin_lock(&cmk_clients_lock);
+	list_for_each_entry(cc, &cmk_clients, client) {
+		freed += cmk_stash_drain(cc, sc->nr_to_scan - freed);
+		if (freed >= sc->nr_to_scan)
+			break;
+	}
+	spin_unlock(&cmk_clients_lock);
+	return freed ?: SHRINK_STOP;
+}
+
+/**
+ * cmk_crypt_module_init() - set up what all devices share: the shrinker
+ * of the bounce page stashes
+ *
+ * Context: module init.
+ * Return: 0 or a negative errno.
+ */
+int cmk_crypt_module_init(void)
+{
+	int r;
+
+	cmk_stash_shrinker = cmk_shrinker_alloc("dm-cmk-stash");
+	if (!cmk_stash_shrinker)
+		return -ENOMEM;
+	cmk_stash_shrinker->count_objects = cmk_stash_count;
+	cmk_stash_shrinker->scan_objects = cmk_stash_scan;
+	r = cmk_shrinker_register(cmk_stash_shrinker, "dm-cmk-stash");
+	if (r) {
+		cmk_shrinker_free(cmk_stash_shrinker, false);
+		cmk_stash_shrinker = NULL;
+	}
+	return r;
+}
+
+/**
+ * cmk_crypt_module_exit() - undo cmk_crypt_module_init()
+ *
+ * Context: module exit.
+ */
+void cmk_crypt_module_exit(void)
+{
+	cmk_shrinker_free(cmk_stash_shrinker, true);
 }
 
 /**
@@ -576,18 +857,34 @@ int cmk_crypt_init(struct cmk_c *cc)
 {
 	int r;
 
-	r = bioset_init(&cc->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	INIT_LIST_HEAD(&cc->client);
+	r = percpu_counter_init(&cc->nr_pages, 0, GFP_KERNEL);
 	if (r)
 		return r;
 
-	r = mempool_init_page_pool(&cc->page_pool, BIO_MAX_VECS, 0);
-	if (r) {
-		bioset_exit(&cc->bs);
-		return r;
-	}
+	r = bioset_init(&cc->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (r)
+		goto bad_bs;
+
+	r = mempool_init(&cc->page_pool, BIO_MAX_VECS, cmk_page_alloc,
+			 cmk_page_free, cc);
+	if (r)
+		goto bad_pool;
 	mutex_init(&cc->alloc_lock);
 	spin_lock_init(&cc->stash_lock);
+
+	spin_lock(&cmk_clients_lock);
+	list_add(&cc->client, &cmk_clients);
+	cmk_nr_clients++;
+	cmk_clients_changed();
+	spin_unlock(&cmk_clients_lock);
 	return 0;
+
+bad_pool:
+	bioset_exit(&cc->bs);
+bad_bs:
+	percpu_counter_destroy(&cc->nr_pages);
+	return r;
 }
 
 /**
@@ -598,9 +895,20 @@ int cmk_crypt_init(struct cmk_c *cc)
  */
 void cmk_crypt_exit(struct cmk_c *cc)
 {
-	/* No I/O is left: the stash needs no lock. */
+	if (!cc->client.next)
+		return;	/* cmk_crypt_init() never ran */
+	if (!list_empty(&cc->client)) {
+		spin_lock(&cmk_clients_lock);
+		list_del_init(&cc->client);
+		cmk_nr_clients--;
+		cmk_clients_changed();
+		spin_unlock(&cmk_clients_lock);
+	}
+	/* No I/O is left, and the shrinker cannot see the stash any more. */
 	while (cc->stashed)
 		mempool_free(cc->stash[--cc->stashed], &cc->page_pool);
 	mempool_exit(&cc->page_pool);
 	bioset_exit(&cc->bs);
+	if (percpu_counter_initialized(&cc->nr_pages))
+		percpu_counter_destroy(&cc->nr_pages);
 }

@@ -128,6 +128,11 @@ static void cmk_dtr(struct dm_target *ti)
 
 	cmk_target_unregister(cc);
 	cmk_lease_exit(cc);
+	/*
+	 * A bio's last piece leaves its SRCU read section just after it
+	 * completed the bio, so possibly after the suspend that led here.
+	 */
+	synchronize_srcu(&cc->key_srcu);
 	if (cc->crypt_wq)
 		destroy_workqueue(cc->crypt_wq);
 	if (cc->wq)
@@ -316,6 +321,8 @@ static int cmk_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	       dm_table_device_name(ti->table), cc->nr_extents,
 	       1U << cc->extent_shift, cc->sector_size, cc->cipher_driver);
 	ti->accounts_remapped_io = true;
+	/* Swap-out writes need bounce pages: not too many at once. */
+	ti->limit_swap_bios = true;
 	ti->num_flush_bios = 1;
 	if (test_bit(CMK_F_ALLOW_DISCARDS, &cc->flags))
 		ti->num_discard_bios = 1;
@@ -370,6 +377,13 @@ static int cmk_map(struct dm_target *ti, struct bio *bio)
 		      ((cc->sector_size >> SECTOR_SHIFT) - 1)) ||
 		     (bio->bi_iter.bi_size & (cc->sector_size - 1))))
 		return cmk_kill(cc);
+
+	/*
+	 * At most CMK_BIO_MAX bytes: a write's bounce pages fit in the page
+	 * pool, and a wipe never waits for a huge read.
+	 */
+	if (unlikely(bio->bi_iter.bi_size > CMK_BIO_MAX))
+		dm_accept_partial_bio(bio, CMK_BIO_MAX >> SECTOR_SHIFT);
 
 	io = cmk_io_init(cc, bio);
 	if (bio_data_dir(bio) == READ)
@@ -554,7 +568,7 @@ static void cmk_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cmk_target = {
 	.name		 = CMK_TARGET_NAME,
-	.version	 = {1, 1, 0},
+	.version	 = {1, 2, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = cmk_ctr,
 	.dtr		 = cmk_dtr,
@@ -571,15 +585,23 @@ static int __init dm_cmk_init(void)
 {
 	int r;
 
+	r = cmk_crypt_module_init();
+	if (r) {
+		DMERR("cannot register the page stash shrinker: %d", r);
+		return r;
+	}
 	r = dm_register_target(&cmk_target);
-	if (r < 0)
+	if (r < 0) {
 		DMERR("register failed %d", r);
+		cmk_crypt_module_exit();
+	}
 	return r;
 }
 
 static void __exit dm_cmk_exit(void)
 {
 	dm_unregister_target(&cmk_target);
+	cmk_crypt_module_exit();
 }
 
 module_init(dm_cmk_init);

@@ -11,6 +11,8 @@
 #include <linux/key.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
+#include <linux/percpu_counter.h>
+#include <linux/scatterlist.h>
 #include <linux/srcu.h>
 #include <linux/workqueue.h>
 #include <crypto/skcipher.h>
@@ -74,6 +76,21 @@ struct cmk_extent {
  * overwritten with ciphertext anyway.
  */
 #define CMK_PAGE_STASH		256
+/*
+ * Bounce pages of all devices together stay below this share of RAM, split
+ * evenly between the devices, but each may have %CMK_MIN_PAGES_PER_CLIENT
+ * (dm-crypt's limits): a writer over its share waits for its own pages to
+ * come back.
+ */
+#define CMK_MEMORY_PERCENT	2
+#define CMK_MIN_PAGES_PER_CLIENT (BIO_MAX_VECS * 16)
+/*
+ * A piece checks the dead flag, and yields the CPU or leaves an atomic
+ * context, every this many bytes of data units; no bio is larger than
+ * %CMK_BIO_MAX.
+ */
+#define CMK_STRETCH_BYTES	(64 * 1024)
+#define CMK_BIO_MAX		(BIO_MAX_VECS << PAGE_SHIFT)
 
 /**
  * struct cmk_slot - what one submitter (a hash slot of them) has queued
@@ -142,6 +159,9 @@ struct cmk_slot {
  * @stashed: pages in @stash
  * @stash: bounce pages kept for the next writes, see cmk_put_page(); they
  *	hold nothing but ciphertext
+ * @nr_pages: bounce pages allocated (in flight, stashed or in the pool)
+ * @client: in the list of devices with bounce pages (for the page limit and
+ *	the shrinker that empties the stashes)
  */
 struct cmk_c {
 	struct dm_target *ti;
@@ -178,6 +198,8 @@ struct cmk_c {
 	spinlock_t stash_lock;
 	unsigned int stashed;
 	struct page *stash[CMK_PAGE_STASH];
+	struct percpu_counter nr_pages;
+	struct list_head client;
 };
 
 /**
@@ -191,7 +213,6 @@ struct cmk_c {
  * @counted: the bio is in its slot's backlog
  * @pending: pieces still running; the last one completes the bio
  * @status: %BLK_STS_IOERR once any piece failed
- * @work: starts a write that was mapped where it could not sleep
  * @orig_end_io: @bio's completion, restored before a read completes
  * @orig_private: @bio's private data, restored likewise
  *
@@ -207,7 +228,6 @@ struct cmk_io {
 	bool counted;
 	atomic_t pending;
 	blk_status_t status;
-	struct work_struct work;
 	bio_end_io_t *orig_end_io;
 	void *orig_private;
 };
@@ -216,10 +236,14 @@ struct cmk_io {
  * struct cmk_piece - a run of data units of one bio, crypted by one CPU
  * @io: the bio's state
  * @work: runs the piece on the workqueue
- * @in_iter: the piece's data in cmk_io::bio
+ * @in_iter: the piece's data in cmk_io::bio not yet processed
  * @out_iter: where its result goes: cmk_io::clone, or in place for reads
- * @sector: target-relative sector of its first data unit
- * @iv: tweak of the data unit being processed
+ * @sector: target-relative sector of its next data unit
+ * @srcu_idx: the piece's read section of cmk_c::key_srcu, from its start
+ *	until its bio completed (it may end in another context)
+ * @sg_in: the data unit being processed
+ * @sg_out: where its result goes
+ * @iv: its tweak
  *
  * The piece's skcipher request follows, aligned (see cmk_piece_req()).
  */
@@ -229,10 +253,15 @@ struct cmk_piece {
 	struct bvec_iter in_iter;
 	struct bvec_iter out_iter;
 	sector_t sector;
+	int srcu_idx;
+	struct scatterlist sg_in;
+	struct scatterlist sg_out;
 	u8 iv[CMK_IV_SIZE] __aligned(__alignof__(__le64));
 };
 
 /* Functions defined in dm-cmk-crypt.c */
+int cmk_crypt_module_init(void);
+void cmk_crypt_module_exit(void);
 int cmk_crypt_init(struct cmk_c *cc);
 void cmk_crypt_exit(struct cmk_c *cc);
 struct crypto_skcipher *cmk_tfm_alloc(struct cmk_c *cc, const u8 *key,
@@ -270,20 +299,6 @@ const char *cmk_reason_name(enum cmk_reason reason);
 static inline bool cmk_dead(struct cmk_c *cc)
 {
 	return test_bit(CMK_F_DEAD, &cc->flags);
-}
-
-/**
- * cmk_may_sleep() - may crypto run, and wait, in the current context?
- *
- * Context: any.
- * Return: true in task context with interrupts and preemption enabled (no
- * spinlock held, where the kernel can tell).
- */
-static inline bool cmk_may_sleep(void)
-{
-	if (!in_task() || irqs_disabled())
-		return false;
-	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || preemptible();
 }
 
 /**

@@ -80,6 +80,15 @@ echo "== bench (quick)"
 bench/smoke.sh "$(pwd)/$results/bench" >"$results/bench.tap" 2>&1
 count bench "$results/bench.tap" $?
 
+# Forward progress under memory pressure (issue 13, item 7), a sample:
+# 45 s of swap on cmk, then on dm-crypt, in a 384 MiB guest (newest
+# kernel).  `make check-extended` runs it for 5 minutes on every kernel.
+echo "== swap soak (sample)"
+k=$(scripts/kvers.sh all | tail -n 1)
+tests/vm/swap-soak.sh -k "$k" -s 45 -o "$(pwd)/$results/swap-soak" \
+	>"$results/swap-soak.tap" 2>&1
+count "$k/swap-soak" "$results/swap-soak.tap" $?
+
 for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	echo "== VM tests on $k"
 	dir=$(pwd)/$results/$k

@@ -14,7 +14,10 @@ out=${1:?usage: $0 OUTDIR [TEST...]}
 shift
 mkdir -p "$out"
 
-ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease discard fio_verify doc_examples cmkctl_vm cmkd_vm module_reload"
+# swap_soak is not in the list: it needs the small guest and the disk that
+# tests/vm/swap-soak.sh gives it.  async_cipher and module_reload reload
+# the module, so they come last.
+ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease wipe_inflight discard fio_verify doc_examples cmkctl_vm cmkd_vm cmkd_slow_open async_cipher module_reload"
 tests=${*:-$ALL}
 
 # Process substitution needs /dev/fd, which only udev or systemd make.
@@ -47,6 +50,8 @@ for t in $tests; do
 	# cmkd_vm goes through seven causes of key loss, ~40 s each under TCG.
 	tmo=600
 	[ "$t" = cmkd_vm ] && tmo=900
+	# swap_soak: CMK_SOAK_SECS per target, and slow swapoffs.
+	[ "$t" = swap_soak ] && tmo=$(((${CMK_SOAK_SECS:-60} + 300) * 2 + 120))
 	timeout -k 10 "$tmo" keyctl session - "${cmd[@]}" >"$out/$t.tap" 2>&1
 	rc=$?
 	echo "$rc" >"$out/$t.rc"

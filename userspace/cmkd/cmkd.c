@@ -107,6 +107,19 @@ static void cmkd_status_line(struct cmkd *d)
 	}
 }
 
+/* At exit: udev's late work for cmkd's mappings, for a few seconds more. */
+static void cmkd_udev_drain(void)
+{
+	int i;
+
+	for (i = 0; i < 50 && cmk_dm_udev_reap(); i++)
+		usleep(100000);
+	if (i == 50)
+		cmkd_log(LOG_WARNING, NULL, NULL,
+			 "udev has not finished with %u of cmkd's mappings; not waiting",
+			 cmk_dm_udev_reap());
+}
+
 static int cmkd_loop(struct cmkd *d, int sfd)
 {
 	struct pollfd pfd[3 + CMKD_CONN_MAX] = {
@@ -119,6 +132,7 @@ static int cmkd_loop(struct cmkd *d, int sfd)
 	int nconn;
 
 	while (!d->stop) {
+		cmk_dm_udev_reap();
 		nconn = cmkd_ctl_pollfds(pfd + 3);
 		if (poll(pfd, 3 + nconn, CMKD_TICK_MS) < 0) {
 			if (errno != EINTR)
@@ -260,6 +274,12 @@ int main(int argc, char *argv[])
 			 strerror(-r));
 		goto out;
 	}
+	/*
+	 * udev probes every mapping cmkd creates; on a slow device that
+	 * takes as long as its reads.  The main loop renews leases: it
+	 * waits for udev a moment only, and finishes the rest as it goes.
+	 */
+	cmk_dm_set_udev_wait(CMKD_UDEV_WAIT_MS);
 	r = cmkd_worker_start(&d.result_fd);
 	if (!r)
 		r = cmkd_volumes_init(&d);
@@ -276,6 +296,7 @@ int main(int argc, char *argv[])
 	cmkd_notify("STOPPING=1");
 	cmkd_shutdown(&d);
 	cmkd_worker_stop();
+	cmkd_udev_drain();
 	cmkd_log(LOG_INFO, NULL, NULL, "cmkd stopped");
 	ret = r ? 2 : 0;
 out:

@@ -32,6 +32,8 @@
 #define CMKD_DEFAULT_AUDIT	"/var/log/cmk/audit.log"
 /* Main loop tick: lease renewal, kernel state and deadline checks. */
 #define CMKD_TICK_MS		250
+/* How long a dm task waits for udev in the main loop (cmk_dm_set_udev_wait). */
+#define CMKD_UDEV_WAIT_MS	500
 /* Control clients: at most this many at once, each this long per phase. */
 #define CMKD_CONN_MAX		16
 #define CMKD_CONN_MS		2000

@@ -10,6 +10,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <keyutils.h>
 #include <libdevmapper.h>
@@ -81,6 +83,83 @@ uint32_t cmk_keyring_drop_deks(const char *prefix, uint32_t n, int32_t keyring)
 	return dropped;
 }
 
+/*
+ * How long a dm task waits for udev to finish with its uevent, in ms (-1:
+ * until it has, the default).  udev probes a new mapping's contents, and
+ * on a slow device each of its reads may take seconds: cmkd bounds the
+ * wait so that its main loop (lease renewals) never waits on a device, and
+ * finishes the late cookies with cmk_dm_udev_reap().
+ */
+static int cmk_dm_udev_wait_ms = -1;
+#define CMK_DM_UDEV_LATE_MAX	64
+static uint32_t cmk_dm_udev_late[CMK_DM_UDEV_LATE_MAX];
+static unsigned int cmk_dm_udev_nlate;
+
+/**
+ * cmk_dm_set_udev_wait() - bound the wait for udev after a dm task
+ * @ms: milliseconds; -1 waits until udev is done (the default)
+ *
+ * Not thread-safe: call it once, before any dm task; dm tasks that create,
+ * resume or remove mappings then run in one thread only, which calls
+ * cmk_dm_udev_reap() now and then.
+ */
+void cmk_dm_set_udev_wait(int ms)
+{
+	cmk_dm_udev_wait_ms = ms;
+}
+
+/**
+ * cmk_dm_udev_reap() - finish the udev waits cut short by the bound
+ *
+ * Return: how many are still pending.
+ */
+unsigned int cmk_dm_udev_reap(void)
+{
+	unsigned int i = 0;
+	int ready;
+
+	while (i < cmk_dm_udev_nlate) {
+		ready = 0;
+		if (!dm_udev_wait_immediate(cmk_dm_udev_late[i], &ready) ||
+		    ready)
+			cmk_dm_udev_late[i] =
+				cmk_dm_udev_late[--cmk_dm_udev_nlate];
+		else
+			i++;
+	}
+	return cmk_dm_udev_nlate;
+}
+
+/* Wait for udev's processing of @cookie, within the bound if there is one. */
+static void cmk_dm_udev_wait(uint32_t cookie)
+{
+	struct timespec t0, t;
+	long ms;
+	int ready;
+
+	if (cmk_dm_udev_wait_ms < 0 || !cookie) {
+		dm_udev_wait(cookie);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ready = 0;
+		if (!dm_udev_wait_immediate(cookie, &ready) || ready)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (t.tv_sec - t0.tv_sec) * 1000 +
+		     (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= cmk_dm_udev_wait_ms)
+			break;
+		usleep(10000);
+	}
+	cmk_dm_udev_reap();
+	if (cmk_dm_udev_nlate < CMK_DM_UDEV_LATE_MAX)
+		cmk_dm_udev_late[cmk_dm_udev_nlate++] = cookie;
+	else
+		dm_udev_wait(cookie);	/* never leak a semaphore */
+}
+
 /* Run a dm task that may create or remove nodes, waiting for udev. */
 static int cmk_dm_run_udev(struct dm_task *dmt)
 {
@@ -90,7 +169,7 @@ static int cmk_dm_run_udev(struct dm_task *dmt)
 	if (!dm_task_set_cookie(dmt, &cookie, 0))
 		return -ENOMEM;
 	r = dm_task_run(dmt) ? 0 : -EIO;
-	dm_udev_wait(cookie);
+	cmk_dm_udev_wait(cookie);
 	return r;
 }
 

@@ -52,5 +52,7 @@ int cmk_dm_status(const char *name, struct cmk_status *st);
 int cmk_dm_table(const char *name, struct cmk_table *t, uint64_t *len);
 int cmk_dm_message(const char *name, const char *msg);
 int cmk_dm_suspend(const char *name, bool suspend);
+void cmk_dm_set_udev_wait(int ms);
+unsigned int cmk_dm_udev_reap(void);
 
 #endif /* CMK_DM_H */
