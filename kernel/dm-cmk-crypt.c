@@ -56,7 +56,7 @@
 static char *xts_driver;
 module_param(xts_driver, charp, 0444);
 MODULE_PARM_DESC(xts_driver,
-		 "Implementation of " CMK_CIPHER " (driver or template name) for tests; default: the fastest");
+		 "xts(aes) driver or template for tests (default: fastest)");
 
 static unsigned int cmk_piece_req_offset(void)
 {
