@@ -184,3 +184,9 @@ tests: build/tests/host/deps_check_test
 build/tests/host/deps_check_test: tests/host/deps_check_test.sh scripts/deps-check.py
 	@mkdir -p $(@D)
 	ln -sf ../../../$< $@
+
+# The guest memory leak scan (tests/vm/leak-scan.sh, one guest boot per
+# kernel in scripts/check.sh): the host's DEK unwrap of the volume it
+# searches for and the one-pass search of a memory dump; the guest's key
+# helper (tests/kernel/leak_addkey.c) is built with the guest tests.
+tests: build/tests/host/tools/leak_deks build/tests/host/tools/memscan_find

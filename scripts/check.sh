@@ -3,11 +3,13 @@
 #
 # check.sh: the whole test suite (make check).  Lint, host-side tests, then
 # the VM tests on every installed kernel, each kernel's batch in one guest
-# boot.  Counts every TAP test point and ends with "N passed, N failed,
+# boot, and the guest memory leak scan in one more (512 MiB) boot per
+# kernel.  Counts every TAP test point and ends with "N passed, N failed,
 # N skipped"; exits non-zero if anything failed.
 #
 # Environment: CMK_KVERS (kernels to boot, default all installed),
-# CMK_VM_TIMEOUT (seconds per guest, default 1500), CMK_VM_TESTS (subset).
+# CMK_VM_TIMEOUT (seconds per guest, default 1500), CMK_VM_TESTS (subset;
+# the leak scan runs when it is unset or names leak_scan).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -110,6 +112,17 @@ for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 		fail=$((fail + 1))
 		echo "not ok - $k: guest failed (run-vm exit $vmrc); logs in $dir"
 	fi
+
+	# The host dumps the guest's memory and searches it for the test's
+	# keys while they are in use and after each way of letting them go.
+	case " ${CMK_VM_TESTS:-leak_scan} " in
+	*" leak_scan "*)
+		echo "== leak scan on $k"
+		tests/vm/leak-scan.sh -k "$k" -o "$dir/leak-scan" \
+			>"$results/$k-leak-scan.tap" 2>&1
+		count "$k/leak-scan" "$results/$k-leak-scan.tap" $?
+		;;
+	esac
 done
 
 echo "$pass passed, $fail failed, $skipped skipped"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run-vm.sh [-i] [-d IMAGE]... [-k KVER] [-o RESULTS_DIR] [-t TIMEOUT_S]
-#           [-m MEM_MB] [-c CPUS] -- COMMAND...
+#           [-m MEM_MB] [-c CPUS] [-q QMP_SOCKET] -- COMMAND...
 #
 # Boot an installed Debian kernel in QEMU on the host's own userland (/ over
 # 9p, read-only, under a tmpfs overlay) and run COMMAND as root in the
@@ -11,6 +11,12 @@
 #
 # -d IMAGE attaches a raw image file read-write as a virtio-blk disk: the
 # first -d is /dev/vda in the guest, the second /dev/vdb, and so on.
+#
+# -q QMP_SOCKET: QEMU listens for QMP (its JSON control protocol) on that
+# Unix socket path, without waiting for a client: a program on the host can
+# then drive the running guest (tests/vm/memscan.py dumps its memory with
+# dump-guest-memory).  The socket is created when QEMU starts and removed
+# when run-vm.sh ends.
 #
 # -i: interactive.  The guest's serial console is on this terminal (QEMU's
 # stdio, multiplexed with its monitor: Ctrl-A x kills the guest, Ctrl-A h
@@ -42,8 +48,8 @@ usage() {
 	exit 2
 }
 
-kver='' out='' tmo='' mem=2048 cpus=2 interactive=0 disks=()
-while getopts id:k:o:t:m:c:h opt; do
+kver='' out='' tmo='' mem=2048 cpus=2 interactive=0 disks=() qmp=''
+while getopts id:k:o:t:m:c:q:h opt; do
 	case $opt in
 	i) interactive=1 ;;
 	d) disks+=("$OPTARG") ;;
@@ -52,6 +58,7 @@ while getopts id:k:o:t:m:c:h opt; do
 	t) tmo=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	c) cpus=$OPTARG ;;
+	q) qmp=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -110,6 +117,23 @@ for i in "${!disks[@]}"; do
 	esac
 	disks[i]=$d
 done
+if [ -n "$qmp" ]; then
+	if [ ! -d "$(dirname "$qmp")" ] || [ -e "$qmp" ]; then
+		echo "run-vm: -q $qmp: its directory must exist and the path must be free" >&2
+		exit 2
+	fi
+	qmp=$(cd "$(dirname "$qmp")" && pwd)/$(basename "$qmp")
+	case $qmp in
+	*[!A-Za-z0-9._/+-]*)
+		echo "run-vm: paths must match [A-Za-z0-9._/+-]: $qmp" >&2
+		exit 2 ;;
+	esac
+	# sockaddr_un holds 107 bytes and the NUL.
+	if [ ${#qmp} -gt 107 ]; then
+		echo "run-vm: -q $qmp: longer than a Unix socket path may be" >&2
+		exit 2
+	fi
+fi
 rm -f "$out"/{console.log,guest.out,dmesg.txt,rc,cmd,cwd,qemu.log}
 rm -f "$out"/{stdin,console.kmsg}
 
@@ -201,6 +225,7 @@ qemu+=("${accel[@]}" "${serial[@]}" -append "$append"
 for i in "${!disks[@]}"; do
 	qemu+=(-drive "file=${disks[$i]},format=raw,if=virtio,discard=unmap")
 done
+[ -n "$qmp" ] && qemu+=(-qmp "unix:$qmp,server=on,wait=off")
 
 if [ "$interactive" = 1 ]; then
 	limit="no time limit"
@@ -233,6 +258,7 @@ else
 	timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 || qrc=$?
 fi
 echo "run-vm: guest ran $((SECONDS - start)) s" >&2
+[ -n "$qmp" ] && rm -f "$qmp"
 [ -f "$out/guest.out" ] && cat "$out/guest.out"
 
 if [ "$interactive" = 1 ]; then
