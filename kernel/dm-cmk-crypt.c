@@ -564,7 +564,7 @@ int cmk_map_read(struct cmk_c *cc, struct cmk_io *io)
  * from the page pool.  A kept page skips the allocator and the zeroing
  * init_on_alloc does there; the write overwrites what it uses of it.
  */
-static struct page *cmk_get_page(struct cmk_c *cc, gfp_t gfp)
+static struct page *cmk_stash_pop(struct cmk_c *cc)
 {
 	struct page *page = NULL;
 	unsigned long flags;
@@ -573,7 +573,12 @@ static struct page *cmk_get_page(struct cmk_c *cc, gfp_t gfp)
 	if (cc->stashed)
 		page = cc->stash[--cc->stashed];
 	spin_unlock_irqrestore(&cc->stash_lock, flags);
-	return page ?: mempool_alloc(&cc->page_pool, gfp);
+	return page;
+}
+
+static struct page *cmk_get_page(struct cmk_c *cc, gfp_t gfp)
+{
+	return cmk_stash_pop(cc) ?: mempool_alloc(&cc->page_pool, gfp);
 }
 
 /*
@@ -766,17 +771,9 @@ static void cmk_page_free(void *element, void *data)
 static unsigned long cmk_stash_drain(struct cmk_c *cc, unsigned long max)
 {
 	unsigned long freed = 0;
-	unsigned long flags;
 	struct page *page;
 
-	while (freed < max) {
-		page = NULL;
-		spin_lock_irqsave(&cc->stash_lock, flags);
-		if (cc->stashed)
-			page = cc->stash[--cc->stashed];
-		spin_unlock_irqrestore(&cc->stash_lock, flags);
-		if (!page)
-			break;
+	while (freed < max && (page = cmk_stash_pop(cc))) {
 		mempool_free(page, &cc->page_pool);
 		freed++;
 	}
@@ -858,6 +855,8 @@ int cmk_crypt_init(struct cmk_c *cc)
 	int r;
 
 	INIT_LIST_HEAD(&cc->client);
+	mutex_init(&cc->alloc_lock);
+	spin_lock_init(&cc->stash_lock);
 	r = percpu_counter_init(&cc->nr_pages, 0, GFP_KERNEL);
 	if (r)
 		return r;
@@ -870,8 +869,6 @@ int cmk_crypt_init(struct cmk_c *cc)
 			 cmk_page_free, cc);
 	if (r)
 		goto bad_pool;
-	mutex_init(&cc->alloc_lock);
-	spin_lock_init(&cc->stash_lock);
 
 	spin_lock(&cmk_clients_lock);
 	list_add(&cc->client, &cmk_clients);
@@ -905,8 +902,7 @@ void cmk_crypt_exit(struct cmk_c *cc)
 		spin_unlock(&cmk_clients_lock);
 	}
 	/* No I/O is left, and the shrinker cannot see the stash any more. */
-	while (cc->stashed)
-		mempool_free(cc->stash[--cc->stashed], &cc->page_pool);
+	cmk_stash_drain(cc, CMK_PAGE_STASH);
 	mempool_exit(&cc->page_pool);
 	bioset_exit(&cc->bs);
 	if (percpu_counter_initialized(&cc->nr_pages))

@@ -91,15 +91,7 @@ set_delay() {
 }
 
 # --- setup ------------------------------------------------------------------
-out=$("$VAULT" create "$VDIR" 2>&1) && eval "$(grep -v '^#' <<<"$out")" &&
-	out=$("$VAULT" serve "$VDIR" 2>>"$CMK_TMP/vault.err") &&
-	eval "$(grep -v '^#' <<<"$out")"
-if [ -n "${CMK_KEK_URI_REMOTE:-}" ] && [ -n "${P11_KIT_SERVER_ADDRESS:-}" ]; then
-	ok "setup: vault created and served by p11-kit server"
-else
-	not_ok "setup: vault created and served by p11-kit server" "$out"
-fi
-export P11_KIT_SERVER_ADDRESS SOFTHSM2_CONF
+vault_serve "$VDIR"
 DEVA=$(new_loop 48)
 DEVB=$(new_loop 48)
 SZB=$(blockdev --getsz "$DEVB")
@@ -178,10 +170,5 @@ else
 		"$(cat "$CMK_TMP/reval.out")" "$(tail -n 5 "$CMK_TMP/cmkd.log")"
 fi
 REVAL=''
-log=$(dmesg)
-if bad=$(kmsg_bad "$log"); then
-	not_ok "no warning, oops or hung task in the kernel log" "$bad"
-else
-	ok "no warning, oops or hung task in the kernel log"
-fi
+kmsg_clean_ok
 tap_done

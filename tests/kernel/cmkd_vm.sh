@@ -179,15 +179,7 @@ limit_of() {
 
 # --- setup ------------------------------------------------------------------
 mkdir -p "$MNT"
-out=$("$VAULT" create "$VDIR" 2>&1) && eval "$(grep -v '^#' <<<"$out")" &&
-	out=$("$VAULT" serve "$VDIR" 2>>"$CMK_TMP/vault.err") &&
-	eval "$(grep -v '^#' <<<"$out")"
-if [ -n "${CMK_KEK_URI_REMOTE:-}" ] && [ -n "${P11_KIT_SERVER_ADDRESS:-}" ]; then
-	ok "setup: vault created and served by p11-kit server"
-else
-	not_ok "setup: vault created and served by p11-kit server" "$out"
-fi
-export P11_KIT_SERVER_ADDRESS SOFTHSM2_CONF
+vault_serve "$VDIR"
 DEV=$(new_loop 96)
 check "setup: cmkctl format through the served vault" \
 	"$CMKCTL" format "$DEV" --kek "$CMK_KEK_URI_REMOTE" -e 16M

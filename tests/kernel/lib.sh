@@ -215,6 +215,34 @@ kmsg_bad() {
 	grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection|blocked for more than' <<<"$1"
 }
 
+# kmsg_clean_ok: a test point, the whole kernel log has no warning, oops
+# or hung task.
+kmsg_clean_ok() {
+	local bad
+	if bad=$(kmsg_bad "$(dmesg)"); then
+		not_ok "no warning, oops or hung task in the kernel log" "$bad"
+	else
+		ok "no warning, oops or hung task in the kernel log"
+	fi
+}
+
+# vault_serve DIR: a test point, the embedded vault created in DIR and
+# served by p11-kit server; its settings (CMK_KEK_URI_REMOTE,
+# P11_KIT_SERVER_ADDRESS, SOFTHSM2_CONF, ...) set and exported.
+vault_serve() {
+	local out
+	out=$("$CMK_REPO/scripts/cmk-vault-softhsm" create "$1" 2>&1) &&
+		eval "$(grep -v '^#' <<<"$out")" &&
+		out=$("$CMK_REPO/scripts/cmk-vault-softhsm" serve "$1" 2>>"$CMK_TMP/vault.err") &&
+		eval "$(grep -v '^#' <<<"$out")"
+	if [ -n "${CMK_KEK_URI_REMOTE:-}" ] && [ -n "${P11_KIT_SERVER_ADDRESS:-}" ]; then
+		ok "setup: vault created and served by p11-kit server"
+	else
+		not_ok "setup: vault created and served by p11-kit server" "$out"
+	fi
+	export P11_KIT_SERVER_ADDRESS SOFTHSM2_CONF
+}
+
 cmk_cleanup() {
 	local d
 	for d in "${CMK_DEVS[@]}"; do

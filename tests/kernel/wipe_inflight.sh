@@ -166,11 +166,6 @@ for unit in 4096 512; do
 	fi
 done
 
-log=$(dmesg)
-if bad=$(kmsg_bad "$log"); then
-	not_ok "no warning, oops or hung task in the kernel log" "$bad"
-else
-	ok "no warning, oops or hung task in the kernel log"
-fi
+kmsg_clean_ok
 [ "$RAM" != /dev/ram0 ] || rmmod brd
 tap_done
