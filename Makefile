@@ -190,3 +190,11 @@ build/tests/host/deps_check_test: tests/host/deps_check_test.sh scripts/deps-che
 # searches for and the one-pass search of a memory dump; the guest's key
 # helper (tests/kernel/leak_addkey.c) is built with the guest tests.
 tests: build/tests/host/tools/leak_deks build/tests/host/tools/memscan_find
+
+# The key lifecycle's host test (kek-rotate, vk-rotate, rebind, crash points).
+tests: build/tests/host/rotate_test build/tests/host/modules/write_fault.so \
+	build/tests/host/tools/dek_digest
+
+build/tests/host/rotate_test: tests/host/rotate_test.sh $(CMKCTL) build/tests/host/modules/write_fault.so build/tests/host/tools/dek_digest
+	@mkdir -p $(@D)
+	ln -sf ../../../$< $@

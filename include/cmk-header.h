@@ -46,6 +46,8 @@
 #define CMK_HDR_UUID_LEN	16
 #define CMK_HDR_CSUM_LEN	32
 #define CMK_HDR_MAC_LEN		32
+/* SHA-256 of a KEK's public key (DER SubjectPublicKeyInfo). */
+#define CMK_HDR_PUB_LEN		32
 
 /* Wrapped DEK: AES-256-GCM of the 64-byte DEK. */
 #define CMK_DEK_NONCE_LEN	12
@@ -177,6 +179,9 @@ struct cmk_hdr_dek_rot {
  * @dek_rot: the DEK rotation in progress
  * @mac: HMAC-SHA256 keyed from the volume key over the SHA-256 of the
  *	whole copy with @mac and @checksum zeroed (CMK_HDR_INCOMPAT_MAC)
+ * @kek_pub: SHA-256 of the DER SubjectPublicKeyInfo of @kek's public key,
+ *	all zero if the vault gave none (a symmetric KEK)
+ * @kek_new_pub: the same for @kek_new
  * @reserved2: zero
  * @checksum: SHA-256 of the whole copy with this field zeroed
  */
@@ -206,7 +211,9 @@ struct cmk_hdr_disk {
 	struct cmk_hdr_kek kek_new;		/* 1888 */
 	struct cmk_hdr_dek_rot dek_rot;		/* 3520 */
 	__u8 mac[CMK_HDR_MAC_LEN];		/* 3680 */
-	__u8 reserved2[352];			/* 3712 */
+	__u8 kek_pub[CMK_HDR_PUB_LEN];		/* 3712 */
+	__u8 kek_new_pub[CMK_HDR_PUB_LEN];	/* 3744 */
+	__u8 reserved2[288];			/* 3776 */
 	__u8 checksum[CMK_HDR_CSUM_LEN];	/* 4064 */
 };
 
@@ -222,6 +229,8 @@ static_assert(__builtin_offsetof(struct cmk_hdr_disk, dek_rot) == 3520,
 	      "cmk_hdr_disk dek_rot offset");
 static_assert(__builtin_offsetof(struct cmk_hdr_disk, mac) == 3680,
 	      "cmk_hdr_disk mac offset");
+static_assert(__builtin_offsetof(struct cmk_hdr_disk, kek_pub) == 3712,
+	      "cmk_hdr_disk kek_pub offset");
 static_assert(__builtin_offsetof(struct cmk_hdr_disk, checksum) == 4064,
 	      "cmk_hdr_disk checksum offset");
 

@@ -150,7 +150,7 @@ static const char *dek_rot_name(uint32_t state)
 /* ---- argument parsing ---- */
 
 /* "4096", "64M", "1G", "512K": bytes; 0 on a bad value. */
-static uint64_t parse_size(const char *s)
+uint64_t parse_size(const char *s)
 {
 	unsigned long long v;
 	char *end;
@@ -184,53 +184,11 @@ static uint64_t parse_size(const char *s)
 	return (uint64_t)v << shift;
 }
 
-struct vault_args {
-	const char *vk_fingerprint;
-	const char *state_dir;
-	bool allow_rollback;
-	const char *module;
-	const char *pin_file;
-	const char *pin_keyring;
-	bool pin_prompt;
-	const char *audit_log;
-};
-
-/* Long-only option codes of the PIN sources besides --pin-file. */
-#define OPT_PIN_KEYRING	0x100
-#define OPT_PIN_PROMPT	0x101
-#define OPT_MODULE	0x102
-#define OPT_VK_FP	0x103
-#define OPT_ROLLBACK	0x104
-#define OPT_STATE_DIR	0x105
-/* What this host knows of a volume: the commands that unlock one. */
-#define TRUST_OPTIONS \
-	{ "vk-fingerprint", required_argument, NULL, OPT_VK_FP }, \
-	{ "allow-rollback", no_argument, NULL, OPT_ROLLBACK }, \
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR }
-#define TRUST_HELP \
-	"      --vk-fingerprint FP the volume key must have this fingerprint\n" \
-	"                          (cmkvk1:..., as format or a first open printed)\n" \
-	"      --allow-rollback    accept a header older than the last one seen\n" \
-	"      --state-dir DIR     this host's volume records (default\n" \
-	"                          " CMK_STATE_DIR ")\n"
-#define PIN_OPTIONS \
-	{ "module", required_argument, NULL, OPT_MODULE }, \
-	{ "pin-file", required_argument, NULL, 'p' }, \
-	{ "pin-keyring", required_argument, NULL, OPT_PIN_KEYRING }, \
-	{ "pin-prompt", no_argument, NULL, OPT_PIN_PROMPT }
-#define PIN_HELP \
-	"      --module MODULE     PKCS#11 module: a path, or the name of one\n" \
-	"                          registered with p11-kit (default: SoftHSM2)\n" \
-	"      --pin-file FILE     read the token PIN from FILE\n" \
-	"      --pin-keyring DESC  the token PIN is the \"user\" key DESC in your\n" \
-	"                          keyrings (keyctl padd user DESC @u)\n" \
-	"      --pin-prompt        ask for the token PIN on the terminal\n"
-
 /*
  * An option every vault-using command takes (the PIN sources, --audit-log):
  * record it; false if @opt is not one.
  */
-static bool take_vault_option(int opt, struct vault_args *va)
+bool take_vault_option(int opt, struct vault_args *va)
 {
 	switch (opt) {
 	case OPT_MODULE:
@@ -283,7 +241,7 @@ static void vault_options(const struct vault_args *va,
  * Open the vault of @uri; @device_uri: @uri was read from a header, and may
  * only name the key (cmk_vault_options).
  */
-static int open_vault(const char *uri, bool device_uri,
+int open_vault(const char *uri, bool device_uri,
 		      const struct vault_args *va, const char *uuid,
 		      struct cmk_vault **vp)
 {
@@ -316,7 +274,7 @@ static int open_vault(const char *uri, bool device_uri,
  * Open a device or file (nothing else: a FIFO, directory or character
  * device is a usage error); a block device opened to write is opened O_EXCL.
  */
-static int open_dev(const char *path, int flags, int *fdp)
+int open_dev(const char *path, int flags, int *fdp)
 {
 	struct stat st;
 	int fd;
@@ -340,7 +298,7 @@ static int open_dev(const char *path, int flags, int *fdp)
 }
 
 /* Read the header of @path; on failure print why and return an exit code. */
-static int read_header(const char *path, int fd, struct cmk_hdr **hp,
+int read_header(const char *path, int fd, struct cmk_hdr **hp,
 		       struct cmk_hdr_read_info *info, bool quiet)
 {
 	int ret = cmk_hdr_read(fd, hp, info);
@@ -373,7 +331,7 @@ static int read_header(const char *path, int fd, struct cmk_hdr **hp,
 	return EXIT_OK;
 }
 
-static int vault_exit(const struct cmk_volume_error *err)
+int vault_exit(const struct cmk_volume_error *err)
 {
 	switch (err->kind) {
 	case CMK_VOLUME_FAIL_VAULT:
@@ -386,7 +344,7 @@ static int vault_exit(const struct cmk_volume_error *err)
 }
 
 /* Read the header of DEVICE or of --header FILE, read-only. */
-static int load_header(const char *dev, const char *hdr_path,
+int load_header(const char *dev, const char *hdr_path,
 		       struct cmk_hdr **hp, struct cmk_hdr_read_info *info)
 {
 	const char *src = hdr_path ? hdr_path : dev;
@@ -405,7 +363,7 @@ static int load_header(const char *dev, const char *hdr_path,
  * (cmk_volume_trust()); @record: write the host's record (open).  Says so
  * when the volume is not pinned.
  */
-static int trust_volume(const char *dev, const struct cmk_hdr *h,
+int trust_volume(const char *dev, const struct cmk_hdr *h,
 			const struct cmk_volume_keys *keys,
 			const struct vault_args *va, bool record,
 			struct cmk_pin_result *r)
@@ -444,23 +402,44 @@ static int trust_volume(const char *dev, const struct cmk_hdr *h,
  * Unlock a volume: one vault call, then the pin and rollback checks
  * (trust_volume()); errors printed, exit code returned.  @r may be NULL.
  */
-static int unlock_volume(const char *dev, const struct cmk_hdr *h,
+int unlock_volume(const char *dev, const struct cmk_hdr *h,
 			 const char *kek, const struct vault_args *va,
 			 bool record, struct cmk_volume_keys *keys,
 			 struct cmk_pin_result *r)
 {
-	struct cmk_volume_error err;
+	struct cmk_volume_error err = { 0 };
 	struct cmk_pin_result local;
 	struct cmk_vault *v = NULL;
 	char uuid[CMK_UUID_STR_LEN];
-	int ret;
+	int ret, opened;
 
 	cmk_uuid_format(h->uuid, uuid);
 	ret = open_vault(kek ? kek : h->kek.uri, !kek, va, uuid, &v);
-	if (ret)
+	opened = !ret;
+	if (opened) {
+		ret = cmk_volume_unlock(h, v, keys, &err);
+		cmk_vault_close(v);
+		v = NULL;
+	}
+	/*
+	 * A header caught mid KEK rotation opens with the old KEK or the new
+	 * one: when the current KEK is gone for good, the staged one.
+	 */
+	if (ret && h->kek_state == CMK_KEK_ROT_STAGED &&
+	    !(err.kind == CMK_VOLUME_FAIL_VAULT &&
+	      err.vault.cls == CMK_VAULT_TRANSIENT) &&
+	    err.kind != CMK_VOLUME_FAIL_HEADER) {
+		warning("%s: the current KEK did not unwrap the volume key%s%s; trying the KEK staged by an unfinished rotation (finish it with cmkctl kek-rotate)",
+			dev, err.kind ? ": " : "", err.kind ? err.msg : "");
+		ret = open_vault(h->kek_new.uri, true, va, uuid, &v);
+		if (ret)
+			return ret;
+		ret = cmk_volume_unlock_slot(h, &h->kek_new, v, keys, &err);
+		cmk_vault_close(v);
+		opened = 1;
+	}
+	if (!opened)
 		return ret;
-	ret = cmk_volume_unlock(h, v, keys, &err);
-	cmk_vault_close(v);
 	if (!ret) {
 		ret = trust_volume(dev, h, keys, va, record, r ? r : &local);
 		if (ret)
@@ -698,6 +677,8 @@ static int cmd_format(int argc, char *argv[])
 		goto out;
 	}
 	memcpy(h->kek.key_version, info.version, strlen(info.version) + 1);
+	if (info.has_pub_sha256)
+		memcpy(h->kek.pub, info.pub_sha256, CMK_HDR_PUB_LEN);
 	/* The key's name only: the module and PIN source stay on this host. */
 	if (cmk_vault_uri_key(kek, h->kek.uri, sizeof(h->kek.uri))) {
 		error("formatting %s: the KEK URI is too long for the header (at most %zu bytes before '?')",
@@ -784,25 +765,45 @@ static void dump_copy_json(const struct cmk_hdr_read_info *info, int i)
 	printf(",\"used\":%s}", info->used == i ? "true" : "false");
 }
 
+/* Hex SHA-256 of a KEK's public key, "-" if unknown. */
+static const char *pub_hex(const uint8_t *pub, char *buf)
+{
+	static const uint8_t zero[CMK_HDR_PUB_LEN];
+	int i;
+
+	if (!memcmp(pub, zero, sizeof(zero)))
+		return "-";
+	for (i = 0; i < CMK_HDR_PUB_LEN; i++)
+		sprintf(buf + 2 * i, "%02x", pub[i]);
+	return buf;
+}
+
 static void dump_kek_text(const char *what, const struct cmk_kek_ref *k)
 {
+	char hex[2 * CMK_HDR_PUB_LEN + 1];
+
 	printf("%s vault:\t%s\n", what, k->vault_type);
 	printf("%s URI:\t%s\n", what, k->uri);
 	printf("%s version:\t%s\n", what, k->key_version[0] ? k->key_version : "-");
 	printf("%s VK wrap:\t%s, %u bytes\n", what, vk_wrap_name(k->wrap_alg),
 	       k->wrapped_vk_len);
+	printf("%s public key:\t%s\n", what, pub_hex(k->pub, hex));
 }
 
 static void dump_kek_json(const struct cmk_kek_ref *k)
 {
+	char hex[2 * CMK_HDR_PUB_LEN + 1];
+
 	printf("{\"vault\":");
 	json_str(k->vault_type);
 	printf(",\"uri\":");
 	json_str(k->uri);
 	printf(",\"version\":");
 	json_str(k->key_version);
-	printf(",\"vk_wrap\":\"%s\",\"wrapped_vk_len\":%u}",
+	printf(",\"vk_wrap\":\"%s\",\"wrapped_vk_len\":%u,\"pub_sha256\":",
 	       vk_wrap_name(k->wrap_alg), k->wrapped_vk_len);
+	json_str(pub_hex(k->pub, hex));
+	putchar('}');
 }
 
 static int cmd_dump(int argc, char *argv[])
@@ -1821,6 +1822,62 @@ static const struct command commands[] = {
 	  "  -f, --force             write even if the header does not match\n"
 	  "      --state-dir DIR     this host's volume records (default\n"
 	  "                          " CMK_STATE_DIR ")\n" },
+	{ "kek-rotate", cmd_kek_rotate, "DEVICE [--to URI] [OPTIONS]",
+	  "Wrap the volume key under a new KEK: the newest version of the\n"
+	  "current key, or --to another key, in this vault or another.  The\n"
+	  "new key is checked (as validate-kek), the wrap staged in the\n"
+	  "header and synced, unwrapped again through the new KEK, and only\n"
+	  "then made current.  The volume may be open and mounted.  A staged\n"
+	  "rotation left by a crash is resumed by running it again.",
+	  "      --header FILE       detached header file\n"
+	  "  -k, --kek URI           the current KEK (default: the header's)\n"
+	  "  -t, --to URI            the new KEK (default: the current key's\n"
+	  "                          newest enabled version)\n"
+	  "      --to-version V      this version of the new key\n"
+	  "      --to-module MODULE  PKCS#11 module of the new KEK's vault\n"
+	  "      --to-pin-file FILE  PIN of the new KEK's vault\n"
+	  "      --abort             drop a staged rotation\n"
+	  PIN_HELP
+	  TRUST_HELP
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print JSON\n" },
+	{ "vk-rotate", cmd_vk_rotate, "DEVICE [OPTIONS]",
+	  "Give the volume a new volume key: every DEK re-wrapped locally\n"
+	  "(no data touched), the new key wrapped by the current KEK version\n"
+	  "and unwrapped again to prove it, then one atomic header write.\n"
+	  "The volume key fingerprint changes: this host's pin follows.",
+	  "      --header FILE       detached header file\n"
+	  "  -k, --kek URI           the KEK (default: the header's)\n"
+	  "  -P, --progress          show progress\n"
+	  PIN_HELP
+	  TRUST_HELP
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print JSON\n" },
+	{ "rebind", cmd_rebind, "DEVICE [--to URI] [OPTIONS]",
+	  "Make a copy of a volume (a cloned disk, or a restored image and\n"
+	  "header backup) a volume of its own: a new UUID and volume key,\n"
+	  "every DEK re-wrapped for them (no data touched), optionally under\n"
+	  "another KEK.  The original volume is not affected.",
+	  "      --header FILE       detached header file\n"
+	  "  -k, --kek URI           the copy's current KEK (default: the header's)\n"
+	  "  -t, --to URI            wrap the new volume key under this KEK\n"
+	  "      --to-version V      this version of it\n"
+	  "      --to-module MODULE  PKCS#11 module of its vault\n"
+	  "      --to-pin-file FILE  PIN of its vault\n"
+	  "  -P, --progress          show progress\n"
+	  PIN_HELP
+	  TRUST_HELP
+	  "      --audit-log FILE    append vault audit records to FILE\n"
+	  "  -j, --json              print JSON\n" },
+	{ "kek-retire-check", cmd_kek_retire_check,
+	  "URI|sha256:HASH [--version V] [--json]",
+	  "Say whether a KEK version may be disabled: lists the volumes this\n"
+	  "host knows (its records, written at every open and rotation) whose\n"
+	  "volume key it still wraps, or stages.  Exit 0: safe; 5: in use.",
+	  "      --version V         this version only (PKCS#11: id= in the URI)\n"
+	  "      --state-dir DIR     this host's volume records (default\n"
+	  "                          " CMK_STATE_DIR ")\n"
+	  "  -j, --json              print JSON\n" },
 	{ "unlock-check", cmd_unlock_check, "DEVICE [OPTIONS]",
 	  "Unwrap the volume key (one vault call) and every DEK in locked\n"
 	  "memory to prove the header intact and the KEK right; wipe them.",

@@ -52,6 +52,8 @@ struct cmk_dek_entry {
  * @wrap_alg: CMK_VK_WRAP_*
  * @wrapped_vk_len: bytes used in @wrapped_vk
  * @wrapped_vk: opaque ciphertext from the vault
+ * @pub: SHA-256 of the KEK's public key (DER SubjectPublicKeyInfo), all
+ *	zero if unknown
  */
 struct cmk_kek_ref {
 	char vault_type[CMK_HDR_VAULT_LEN];
@@ -60,6 +62,7 @@ struct cmk_kek_ref {
 	uint32_t wrap_alg;
 	uint32_t wrapped_vk_len;
 	uint8_t wrapped_vk[CMK_HDR_WRAPPED_VK_MAX];
+	uint8_t pub[CMK_HDR_PUB_LEN];
 };
 
 /**
@@ -161,6 +164,8 @@ uint64_t cmk_hdr_copy_size(uint32_t extent_count);
 int cmk_hdr_alloc(uint64_t dev_sectors, uint32_t extent_sectors,
 		  uint32_t data_unit, unsigned int flags, struct cmk_hdr **hp);
 void cmk_hdr_free(struct cmk_hdr *h);
+int cmk_hdr_clone(const struct cmk_hdr *h, struct cmk_hdr **np);
+void cmk_hdr_swap(struct cmk_hdr *a, struct cmk_hdr *b);
 int cmk_hdr_check(const void *buf, size_t len, const char **why);
 int cmk_hdr_decode(const void *buf, size_t len, struct cmk_hdr **hp,
 		   const char **why);

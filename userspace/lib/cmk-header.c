@@ -146,6 +146,45 @@ void cmk_hdr_free(struct cmk_hdr *h)
 	free(h);
 }
 
+/**
+ * cmk_hdr_clone() - a deep copy of a header
+ * @h: the header
+ * @np: the copy, for cmk_hdr_free()
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int cmk_hdr_clone(const struct cmk_hdr *h, struct cmk_hdr **np)
+{
+	struct cmk_hdr *n = malloc(sizeof(*n));
+
+	*np = NULL;
+	if (!n)
+		return -ENOMEM;
+	*n = *h;
+	n->ext = calloc(h->extent_count ? h->extent_count : 1,
+			sizeof(*n->ext));
+	if (!n->ext) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->ext, h->ext, (size_t)h->extent_count * sizeof(*n->ext));
+	*np = n;
+	return 0;
+}
+
+/**
+ * cmk_hdr_swap() - exchange the contents of two headers
+ * @a: one header
+ * @b: the other
+ */
+void cmk_hdr_swap(struct cmk_hdr *a, struct cmk_hdr *b)
+{
+	struct cmk_hdr t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 #define CMK_MAC_OFF	__builtin_offsetof(struct cmk_hdr_disk, mac)
 
 /*
@@ -604,6 +643,8 @@ int cmk_hdr_decode(const void *buf, size_t len, struct cmk_hdr **hp,
 	h->kek_state = le32toh(d->kek_state);
 	cmk_kek_from_disk(&h->kek, &d->kek);
 	cmk_kek_from_disk(&h->kek_new, &d->kek_new);
+	memcpy(h->kek.pub, d->kek_pub, sizeof(h->kek.pub));
+	memcpy(h->kek_new.pub, d->kek_new_pub, sizeof(h->kek_new.pub));
 	h->dek_rot.state = le32toh(d->dek_rot.state);
 	h->dek_rot.extent = le32toh(d->dek_rot.extent);
 	h->dek_rot.watermark = le64toh(d->dek_rot.watermark);
@@ -686,6 +727,8 @@ int cmk_hdr_encode(const struct cmk_hdr *h, void *buf, size_t len,
 	d->checksum_alg = htole32(CMK_HDR_CSUM_SHA256);
 	cmk_kek_to_disk(&d->kek, &h->kek);
 	cmk_kek_to_disk(&d->kek_new, &h->kek_new);
+	memcpy(d->kek_pub, h->kek.pub, sizeof(d->kek_pub));
+	memcpy(d->kek_new_pub, h->kek_new.pub, sizeof(d->kek_new_pub));
 	d->dek_rot.state = htole32(h->dek_rot.state);
 	d->dek_rot.extent = htole32(h->dek_rot.extent);
 	d->dek_rot.watermark = htole64(h->dek_rot.watermark);

@@ -15,6 +15,7 @@
  * nobody else's to write: the host's state, never the disk's.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,17 +23,83 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmk-volume.h"
 
 #define CMK_PIN_MAX	4096
 
-/* A record: the fingerprint pinned ("" if none) and the last seqno seen. */
+/*
+ * A record: the fingerprint pinned ("" if none), the one a volume-key
+ * rotation in progress will give it ("" if none), the last seqno seen,
+ * and what the last header seen said of the volume (cmk_host_record).
+ */
 struct cmk_pin_rec {
 	char fingerprint[CMK_VK_FP_LEN];
+	char next_fingerprint[CMK_VK_FP_LEN];
 	uint64_t seqno;
+	struct cmk_host_record info;
 };
+
+/* The record lines that describe a KEK slot, "kek-" or "kek-new-" first. */
+static int cmk_pin_kek_line(struct cmk_host_kek *k, const char *key,
+			    const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!strcmp(key, "vault") && n < sizeof(k->vault_type))
+		memcpy(k->vault_type, v, n + 1);
+	else if (!strcmp(key, "version") && n < sizeof(k->version))
+		memcpy(k->version, v, n + 1);
+	else if (!strcmp(key, "uri") && n && n < sizeof(k->uri))
+		memcpy(k->uri, v, n + 1);
+	else if (!strcmp(key, "pub") && n == 2 * CMK_HDR_PUB_LEN &&
+		 strspn(v, "0123456789abcdef") == n)
+		memcpy(k->pub, v, n + 1);
+	else
+		return -EUCLEAN;
+	return 0;
+}
+
+/* One line "KEY VALUE" of a record into @rec. */
+static int cmk_pin_line(struct cmk_pin_rec *rec, const char *key,
+			const char *v)
+{
+	struct cmk_host_record *r = &rec->info;
+	char *end;
+
+	if (!cmk_text_plain(v))
+		return -EUCLEAN;
+	if (!strcmp(key, "fingerprint") && cmk_vk_fingerprint_valid(v)) {
+		memcpy(rec->fingerprint, v, CMK_VK_FP_LEN);
+	} else if (!strcmp(key, "next-fingerprint") &&
+		   cmk_vk_fingerprint_valid(v)) {
+		memcpy(rec->next_fingerprint, v, CMK_VK_FP_LEN);
+	} else if ((!strcmp(key, "seqno") || !strcmp(key, "seen")) &&
+		   *v >= '0' && *v <= '9') {
+		uint64_t x;
+
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (errno || *end)
+			return -EUCLEAN;
+		if (!strcmp(key, "seqno"))
+			rec->seqno = x;
+		else
+			r->seen = x;
+	} else if (!strcmp(key, "label") && strlen(v) < sizeof(r->label)) {
+		strcpy(r->label, v);
+	} else if (!strncmp(key, "kek-new-", 8)) {
+		r->staged = true;
+		return cmk_pin_kek_line(&r->kek_new, key + 8, v);
+	} else if (!strncmp(key, "kek-", 4)) {
+		return cmk_pin_kek_line(&r->kek, key + 4, v);
+	} else {
+		return -EUCLEAN;
+	}
+	return 0;
+}
 
 /* @state_dir, else $CMK_STATE_DIR, else CMK_STATE_DIR. */
 static const char *cmk_pin_dir(const char *state_dir)
@@ -100,21 +167,11 @@ static int cmk_pin_read(const char *path, struct cmk_pin_rec *rec,
 		v = strchr(line, ' ');
 		if (v)
 			*v++ = '\0';
-		if (v && !strcmp(line, "fingerprint") &&
-		    cmk_vk_fingerprint_valid(v)) {
-			memcpy(rec->fingerprint, v, CMK_VK_FP_LEN);
-		} else if (v && !strcmp(line, "seqno") && *v >= '0' &&
-			   *v <= '9') {
-			char *end;
-
-			errno = 0;
-			rec->seqno = strtoull(v, &end, 10);
-			if (errno || *end)
-				goto bad;
-		} else {
+		if (!v || cmk_pin_line(rec, line, v))
 			goto bad;
-		}
 	}
+	memcpy(rec->info.fingerprint, rec->fingerprint, CMK_VK_FP_LEN);
+	rec->info.seqno = rec->seqno;
 	return 0;
 bad:
 	return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EUCLEAN,
@@ -153,6 +210,49 @@ static int cmk_pin_mkdir(const char *dir, struct cmk_volume_error *err)
 	return 0;
 }
 
+/* Hex of @len bytes into @buf (2 * @len + 1 bytes). */
+static void cmk_pin_hex(const uint8_t *p, size_t len, char *buf)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		sprintf(buf + 2 * i, "%02x", p[i]);
+	buf[2 * len] = '\0';
+}
+
+static void cmk_pin_write_kek(FILE *f, const char *pfx,
+			      const struct cmk_kek_ref *k)
+{
+	static const uint8_t zero[CMK_HDR_PUB_LEN];
+	char hex[2 * CMK_HDR_PUB_LEN + 1];
+
+	fprintf(f, "%svault %s\n", pfx, k->vault_type);
+	if (k->key_version[0])
+		fprintf(f, "%sversion %s\n", pfx, k->key_version);
+	fprintf(f, "%suri %s\n", pfx, k->uri);
+	if (memcmp(k->pub, zero, sizeof(zero))) {
+		cmk_pin_hex(k->pub, CMK_HDR_PUB_LEN, hex);
+		fprintf(f, "%spub %s\n", pfx, hex);
+	}
+}
+
+/*
+ * What the header says of the volume, for "which volumes still need this
+ * KEK" (cmk_host_records()).  Header strings are plain text (the decoder
+ * refuses control characters), so a value cannot start a new line.
+ */
+static void cmk_pin_write_info(FILE *f, const struct cmk_hdr *h)
+{
+	if (h->label[0])
+		fprintf(f, "label %s\n", h->label);
+	fprintf(f, "seen %lld\n", (long long)time(NULL));
+	if (!h->kek.vault_type[0])
+		return;
+	cmk_pin_write_kek(f, "kek-", &h->kek);
+	if (h->kek_state == CMK_KEK_ROT_STAGED)
+		cmk_pin_write_kek(f, "kek-new-", &h->kek_new);
+}
+
 /* Replace the record at @path (in @dir) with @rec, crash-safely. */
 static int cmk_pin_write(const char *dir, const char *path,
 			 const struct cmk_hdr *h, const struct cmk_pin_rec *rec,
@@ -181,7 +281,10 @@ static int cmk_pin_write(const char *dir, const char *path,
 		uuid);
 	if (rec->fingerprint[0])
 		fprintf(f, "fingerprint %s\n", rec->fingerprint);
+	if (rec->next_fingerprint[0])
+		fprintf(f, "next-fingerprint %s\n", rec->next_fingerprint);
 	fprintf(f, "seqno %" PRIu64 "\n", rec->seqno);
+	cmk_pin_write_info(f, h);
 	if (fflush(f) || fsync(fileno(f))) {
 		ret = -errno;
 		fclose(f);
@@ -234,8 +337,8 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 		     struct cmk_volume_error *err)
 {
 	const char *dir = cmk_pin_dir(o->state_dir);
+	bool have, promoted = false;
 	struct cmk_pin_rec rec;
-	bool have;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -256,6 +359,17 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 	if (ret && ret != -ENOENT)
 		return ret;
 	have = !ret;
+	if (have && rec.next_fingerprint[0] &&
+	    !strcmp(rec.next_fingerprint, keys->fingerprint)) {
+		/*
+		 * A volume-key rotation announced itself here before it
+		 * wrote the header (cmk_pin_expect()): the new key is this
+		 * volume's from now on.
+		 */
+		memcpy(rec.fingerprint, rec.next_fingerprint, CMK_VK_FP_LEN);
+		rec.next_fingerprint[0] = '\0';
+		promoted = true;
+	}
 	if (have && rec.fingerprint[0] &&
 	    strcmp(rec.fingerprint, keys->fingerprint))
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
@@ -273,7 +387,8 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 	}
 	if (!o->record)
 		return 0;
-	if (!have || !rec.fingerprint[0] || h->seqno != rec.seqno) {
+	if (!have || !rec.fingerprint[0] || h->seqno != rec.seqno ||
+	    promoted || !rec.info.kek.uri[0]) {
 		r->recorded_now = !rec.fingerprint[0];
 		memcpy(rec.fingerprint, keys->fingerprint, CMK_VK_FP_LEN);
 		if (r->rolled_back || h->seqno > rec.seqno)
@@ -310,8 +425,143 @@ int cmk_pin_record(const char *state_dir, const struct cmk_hdr *h,
 	ret = cmk_pin_read(path, &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;
-	if (fingerprint)
+	if (fingerprint) {
 		memcpy(rec.fingerprint, fingerprint, CMK_VK_FP_LEN);
+		rec.next_fingerprint[0] = '\0';
+	}
 	rec.seqno = h->seqno;
 	return cmk_pin_write(dir, path, h, &rec, err);
+}
+
+/**
+ * cmk_pin_expect() - announce the fingerprint a volume is about to take
+ * @state_dir: as in struct cmk_pin_opts
+ * @h: the volume's header, before the change
+ * @fingerprint: the fingerprint of its next volume key
+ * @err: why it failed
+ *
+ * A volume-key rotation (or rebind) writes this before it writes the
+ * header, so that a crash between the two leaves a host that accepts
+ * either key: cmk_volume_trust() takes the announced one as the volume's
+ * own once it sees it, and cmk_pin_record() replaces the pin when the
+ * rotation ends.
+ *
+ * Return: 0 or a negative errno.
+ */
+int cmk_pin_expect(const char *state_dir, const struct cmk_hdr *h,
+		   const char *fingerprint, struct cmk_volume_error *err)
+{
+	const char *dir = cmk_pin_dir(state_dir);
+	char path[PATH_MAX];
+	struct cmk_pin_rec rec;
+	int ret;
+
+	if (!cmk_vk_fingerprint_valid(fingerprint))
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
+				       "not a volume key fingerprint");
+	ret = cmk_pin_path(dir, h, path, sizeof(path));
+	if (ret)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "state directory %s: name too long", dir);
+	ret = cmk_pin_read(path, &rec, err);
+	if (ret && ret != -ENOENT)
+		return ret;
+	memcpy(rec.next_fingerprint, fingerprint, CMK_VK_FP_LEN);
+	if (rec.seqno < h->seqno)
+		rec.seqno = h->seqno;
+	return cmk_pin_write(dir, path, h, &rec, err);
+}
+
+static int cmk_host_record_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cmk_host_record *)a)->uuid,
+		      ((const struct cmk_host_record *)b)->uuid);
+}
+
+/* A record file name: a UUID in its text form, nothing else. */
+static bool cmk_pin_name_ok(const char *name)
+{
+	size_t i;
+
+	if (strlen(name) != CMK_UUID_STR_LEN - 1)
+		return false;
+	for (i = 0; name[i]; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (name[i] != '-')
+				return false;
+		} else if (!strchr("0123456789abcdef", name[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/**
+ * cmk_host_records() - every volume this host has a record of
+ * @state_dir: as in struct cmk_pin_opts
+ * @list: on success, an array to free(), sorted by UUID
+ * @n: its length
+ * @err: why it failed
+ *
+ * A record is written by cmkctl and cmkd whenever they open a volume or
+ * change its header: it says which KEK (and staged KEK) the last header
+ * seen was wrapped by.  Files that are not records (temporary files,
+ * other names) are skipped; a record that does not parse fails the call,
+ * since an answer that skipped it could call a KEK unused.
+ *
+ * Return: 0 (also when the directory does not exist: no records) or a
+ * negative errno.
+ */
+int cmk_host_records(const char *state_dir, struct cmk_host_record **list,
+		     size_t *n, struct cmk_volume_error *err)
+{
+	const char *dir = cmk_pin_dir(state_dir);
+	struct cmk_host_record *l = NULL, *t;
+	char path[PATH_MAX];
+	struct cmk_pin_rec rec;
+	struct dirent *de;
+	size_t cnt = 0;
+	DIR *d;
+	int ret = 0;
+
+	*list = NULL;
+	*n = 0;
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -errno,
+				       "state directory %s: %s", dir,
+				       strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		if (!cmk_pin_name_ok(de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		ret = cmk_pin_read(path, &rec, err);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			goto out;
+		t = realloc(l, (cnt + 1) * sizeof(*l));
+		if (!t) {
+			ret = cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM,
+					      -ENOMEM, "out of memory");
+			goto out;
+		}
+		l = t;
+		l[cnt] = rec.info;
+		memcpy(l[cnt].uuid, de->d_name, CMK_UUID_STR_LEN);
+		cnt++;
+	}
+	qsort(l, cnt, sizeof(*l), cmk_host_record_cmp);
+	*list = l;
+	*n = cnt;
+	l = NULL;
+out:
+	closedir(d);
+	free(l);
+	return ret;
 }

@@ -35,6 +35,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
@@ -847,11 +848,13 @@ static void cmk_id_to_version(const uint8_t *id, size_t len, char *buf)
 
 /*
  * Find objects of @cls matching the URI (and @version, a hex CKA_ID, if
- * given).  Up to @max handles into @h, the number into *@n (at most @max).
+ * given; else the URI's id= unless @any_id).  Up to @max handles into @h,
+ * the number into *@n (at most @max).
  */
-static int cmk_p11_find(struct cmk_p11 *p, CK_OBJECT_CLASS cls,
-			const char *version, CK_OBJECT_HANDLE *h, CK_ULONG max,
-			CK_ULONG *n, struct cmk_vault_error *err)
+static int cmk_p11_find_ids(struct cmk_p11 *p, CK_OBJECT_CLASS cls,
+			    const char *version, bool any_id,
+			    CK_OBJECT_HANDLE *h, CK_ULONG max, CK_ULONG *n,
+			    struct cmk_vault_error *err)
 {
 	CK_FUNCTION_LIST *f = p->mod->f;
 	CK_ATTRIBUTE tmpl[3];
@@ -869,7 +872,7 @@ static int cmk_p11_find(struct cmk_p11 *p, CK_OBJECT_CLASS cls,
 			return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
 						   "bad key version %s", version);
 		tmpl[nt++] = (CK_ATTRIBUTE){ CKA_ID, id, id_len };
-	} else if (p->uri.has_id) {
+	} else if (p->uri.has_id && !any_id) {
 		tmpl[nt++] = (CK_ATTRIBUTE){ CKA_ID, p->uri.id,
 					     p->uri.id_len };
 	}
@@ -883,6 +886,13 @@ static int cmk_p11_find(struct cmk_p11 *p, CK_OBJECT_CLASS cls,
 	if (rv != CKR_OK)
 		return cmk_p11_fail(p, rv, "C_FindObjects", err);
 	return 0;
+}
+
+static int cmk_p11_find(struct cmk_p11 *p, CK_OBJECT_CLASS cls,
+			const char *version, CK_OBJECT_HANDLE *h, CK_ULONG max,
+			CK_ULONG *n, struct cmk_vault_error *err)
+{
+	return cmk_p11_find_ids(p, cls, version, false, h, max, n, err);
 }
 
 static int cmk_p11_find_key(struct cmk_p11 *p, const char *version,
@@ -1077,6 +1087,8 @@ static time_t cmk_p11_date(const CK_DATE *d, CK_ULONG len, bool end)
 	return timegm(&tm);
 }
 
+static bool cmk_p11_pub_sha256(const struct cmk_p11_attrs *a, uint8_t *out);
+
 static void cmk_p11_info(const struct cmk_p11_attrs *a,
 			 struct cmk_vault_key_info *info)
 {
@@ -1121,6 +1133,7 @@ static void cmk_p11_info(const struct cmk_p11_attrs *a,
 	info->enabled = info->can_decrypt;
 	snprintf(info->label, sizeof(info->label), "%s", a->label);
 	cmk_id_to_version(a->id, a->len[CMK_P11_A_ID], info->version);
+	info->has_pub_sha256 = cmk_p11_pub_sha256(a, info->pub_sha256);
 }
 
 /* Find the key, read it, and refuse it unless it meets the requirements. */
@@ -1151,20 +1164,17 @@ static const EVP_MD *cmk_p11_md(enum cmk_vault_alg alg)
 	return alg == CMK_VAULT_ALG_RSA_OAEP_SHA256 ? EVP_sha256() : EVP_sha1();
 }
 
-/* RSA-OAEP encrypt in software with the key's public half. */
-static int cmk_p11_encrypt(const struct cmk_p11_attrs *a,
-			   enum cmk_vault_alg alg, const uint8_t *in,
-			   size_t in_len, uint8_t *out, size_t *out_len,
-			   struct cmk_vault_error *err)
+/* The key's public half as an OpenSSL key, NULL if it cannot be read. */
+static EVP_PKEY *cmk_p11_pubkey(const struct cmk_p11_attrs *a)
 {
 	OSSL_PARAM_BLD *bld = NULL;
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	BIGNUM *n = NULL, *e = NULL;
-	size_t len = CMK_VAULT_WRAPPED_MAX;
-	int ret = -EINVAL;
 
+	if (!a->len[CMK_P11_A_MODULUS] || !a->len[CMK_P11_A_EXPONENT])
+		return NULL;
 	n = BN_bin2bn(a->modulus, a->len[CMK_P11_A_MODULUS], NULL);
 	e = BN_bin2bn(a->exponent, a->len[CMK_P11_A_EXPONENT], NULL);
 	bld = OSSL_PARAM_BLD_new();
@@ -1175,9 +1185,56 @@ static int cmk_p11_encrypt(const struct cmk_p11_attrs *a,
 		goto out;
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		goto out;
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+out:
 	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return pkey;
+}
+
+/*
+ * SHA-256 of the DER SubjectPublicKeyInfo of the key's public half, as
+ * "openssl pkey -pubin -outform DER | sha256sum" gives it.
+ */
+static bool cmk_p11_pub_sha256(const struct cmk_p11_attrs *a, uint8_t *out)
+{
+	EVP_PKEY *pkey = cmk_p11_pubkey(a);
+	unsigned char *der = NULL;
+	unsigned int len = 0;
+	bool ok = false;
+	int n;
+
+	if (!pkey)
+		return false;
+	n = i2d_PUBKEY(pkey, &der);
+	if (n > 0 && EVP_Digest(der, n, out, &len, EVP_sha256(), NULL) &&
+	    len == 32)
+		ok = true;
+	OPENSSL_free(der);
+	EVP_PKEY_free(pkey);
+	return ok;
+}
+
+/* RSA-OAEP encrypt in software with the key's public half. */
+static int cmk_p11_encrypt(const struct cmk_p11_attrs *a,
+			   enum cmk_vault_alg alg, const uint8_t *in,
+			   size_t in_len, uint8_t *out, size_t *out_len,
+			   struct cmk_vault_error *err)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey;
+	size_t len = CMK_VAULT_WRAPPED_MAX;
+	int ret = -EINVAL;
+
+	pkey = cmk_p11_pubkey(a);
+	if (!pkey)
+		goto out;
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
@@ -1190,10 +1247,6 @@ static int cmk_p11_encrypt(const struct cmk_p11_attrs *a,
 out:
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
 	if (ret)
 		return cmk_vault_set_error(err, CMK_VAULT_INVALID_KEY, 0,
 					   "RSA-OAEP encryption with the public key failed");
@@ -1575,8 +1628,9 @@ static int cmk_p11_list_versions(struct cmk_vault *v,
 	ret = cmk_p11_ready(p, err);
 	if (ret)
 		return ret;
-	ret = cmk_p11_find(p, CKO_PRIVATE_KEY, NULL, hs, CMK_P11_VERSIONS_MAX,
-			   &n, err);
+	/* Every version: the objects with the URI's label, whatever id= says. */
+	ret = cmk_p11_find_ids(p, CKO_PRIVATE_KEY, NULL, true, hs,
+			       CMK_P11_VERSIONS_MAX, &n, err);
 	if (ret)
 		return ret;
 	for (i = 0; i < n && i < max; i++) {
@@ -1587,6 +1641,7 @@ static int cmk_p11_list_versions(struct cmk_vault *v,
 		memcpy(vers[i].version, info.version, sizeof(vers[i].version));
 		memcpy(vers[i].label, info.label, sizeof(vers[i].label));
 		vers[i].enabled = info.enabled;
+		vers[i].start = info.start;
 	}
 	*count = n;
 	if (!n)

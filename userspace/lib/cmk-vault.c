@@ -559,6 +559,103 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 	return ret;
 }
 
+/**
+ * cmk_vault_version_cmp() - which of two key versions is the newer
+ * @a_start: activation time of @a (0: none)
+ * @a: a version id
+ * @b_start: activation time of @b
+ * @b: another version id
+ *
+ * The later activation date is newer; on equal dates (or none) the
+ * version ids are compared as numbers (longer is larger, then byte
+ * order), so that PKCS#11 ids 01, 02, ..., 0a, 10 count up.  What counts
+ * as a new version for each backend is in cmk-rotation.rst.
+ *
+ * Return: < 0 if @a is older, 0 if the same, > 0 if newer.
+ */
+int cmk_vault_version_cmp(time_t a_start, const char *a, time_t b_start,
+			  const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (a_start != b_start)
+		return a_start < b_start ? -1 : 1;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+/**
+ * cmk_vault_newest_version() - the newest usable version of a key
+ * @v: the vault, opened on the key's URI
+ * @ctx: audit context
+ * @current: the version in use (may be NULL or "")
+ * @out: the newest version, if newer than @current
+ * @size: bytes in @out
+ * @err: why it failed
+ *
+ * One list-versions call.  A candidate is enabled, already active, and
+ * newer than @current (cmk_vault_version_cmp(); @current's own date is
+ * taken from the list).  The full KEK checks are left to the rotation.
+ *
+ * Return: 0 with @out set, -ENOENT when no version is newer than
+ * @current (@err->cls CMK_VAULT_OK), or a negative errno.
+ */
+int cmk_vault_newest_version(struct cmk_vault *v,
+			     const struct cmk_vault_ctx *ctx,
+			     const char *current, char *out, size_t size,
+			     struct cmk_vault_error *err)
+{
+	struct cmk_vault_version *vers;
+	time_t cur_start = 0, now = time(NULL);
+	size_t n = 0, i, best = SIZE_MAX;
+	int ret;
+
+	vers = calloc(CMK_VAULT_VERSIONS_MAX, sizeof(*vers));
+	if (!vers)
+		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+					   "out of memory");
+	ret = cmk_vault_list_versions(v, ctx, vers, CMK_VAULT_VERSIONS_MAX,
+				      &n, err);
+	if (ret)
+		goto out;
+	if (n > CMK_VAULT_VERSIONS_MAX)
+		n = CMK_VAULT_VERSIONS_MAX;
+	if (!current)
+		current = "";
+	for (i = 0; i < n; i++)
+		if (!strcmp(vers[i].version, current))
+			cur_start = vers[i].start;
+	for (i = 0; i < n; i++) {
+		if (!vers[i].enabled || vers[i].start > now ||
+		    cmk_vault_version_cmp(vers[i].start, vers[i].version,
+					  cur_start, current) <= 0)
+			continue;
+		if (best == SIZE_MAX ||
+		    cmk_vault_version_cmp(vers[i].start, vers[i].version,
+					  vers[best].start,
+					  vers[best].version) > 0)
+			best = i;
+	}
+	if (best == SIZE_MAX) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->msg, sizeof(err->msg),
+			 "no enabled version newer than %s", *current ?
+			 current : "the current one");
+		ret = -ENOENT;
+		goto out;
+	}
+	if (strlen(vers[best].version) >= size) {
+		ret = cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+					  "key version too long");
+		goto out;
+	}
+	strcpy(out, vers[best].version);
+out:
+	free(vers);
+	return ret;
+}
+
 static void cmk_kek_set(struct cmk_kek_check *c, const char *name,
 			enum cmk_kek_result r, enum cmk_vault_class cls,
 			const char *fmt, ...)

@@ -71,6 +71,8 @@ enum cmk_vault_alg {
 #define CMK_VAULT_MSG_MAX	512
 /* Longest key version string (hex CKA_ID, Azure version, ...), plus NUL. */
 #define CMK_VAULT_VERSION_MAX	129
+/* Versions of one key that cmk_vault_newest_version() looks at. */
+#define CMK_VAULT_VERSIONS_MAX	64
 /* Largest wrapped key (RSA-4096). */
 #define CMK_VAULT_WRAPPED_MAX	512
 
@@ -160,6 +162,8 @@ struct cmk_vault_ctx {
  *	halves, a date's whole day (UTC) included
  * @label: the key's label or name
  * @version: the key's version or id (hex CKA_ID for PKCS#11)
+ * @has_pub_sha256: @pub_sha256 is set (the key has a public half)
+ * @pub_sha256: SHA-256 of its public key's DER SubjectPublicKeyInfo
  */
 struct cmk_vault_key_info {
 	bool exists;
@@ -179,6 +183,8 @@ struct cmk_vault_key_info {
 	time_t end;
 	char label[128];
 	char version[CMK_VAULT_VERSION_MAX];
+	bool has_pub_sha256;
+	uint8_t pub_sha256[32];
 };
 
 /**
@@ -186,11 +192,13 @@ struct cmk_vault_key_info {
  * @version: as in struct cmk_vault_key_info
  * @label: as in struct cmk_vault_key_info
  * @enabled: may decrypt or unwrap
+ * @start: its activation time (UTC), 0 if none
  */
 struct cmk_vault_version {
 	char version[CMK_VAULT_VERSION_MAX];
 	char label[128];
 	bool enabled;
+	time_t start;
 };
 
 struct cmk_vault;
@@ -335,6 +343,12 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 			    const struct cmk_vault_ctx *ctx,
 			    struct cmk_vault_version *vers, size_t max,
 			    size_t *count, struct cmk_vault_error *err);
+int cmk_vault_version_cmp(time_t a_start, const char *a, time_t b_start,
+			  const char *b);
+int cmk_vault_newest_version(struct cmk_vault *v,
+			     const struct cmk_vault_ctx *ctx,
+			     const char *current, char *out, size_t size,
+			     struct cmk_vault_error *err);
 int cmk_kek_check(const struct cmk_vault_key_info *info, time_t now,
 		  struct cmk_kek_check checks[CMK_KEK_CHECKS],
 		  struct cmk_vault_error *err);

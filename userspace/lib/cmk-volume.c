@@ -30,7 +30,7 @@
 #include "cmk-volume.h"
 
 /* Report progress every this many extents. */
-#define CMK_PROGRESS_STEP	256
+
 
 /**
  * cmk_volume_fail() - fill a volume error
@@ -182,7 +182,7 @@ out:
 	return ret;
 }
 
-static uint32_t cmk_vk_wrap_alg(enum cmk_vault_alg alg)
+uint32_t cmk_vk_wrap_alg(enum cmk_vault_alg alg)
 {
 	switch (alg) {
 	case CMK_VAULT_ALG_RSA_OAEP_SHA1:
@@ -304,7 +304,27 @@ static int cmk_volume_unwrap_vk(const struct cmk_hdr *h, struct cmk_vault *v,
 				uint32_t extents, uint8_t **vkp,
 				struct cmk_volume_error *err)
 {
-	enum cmk_vault_alg alg = cmk_vault_alg_of(h->kek.wrap_alg);
+	return cmk_volume_vk_unwrap(h, &h->kek, v, extents, vkp, err);
+}
+
+/**
+ * cmk_volume_vk_unwrap() - unwrap the volume key from one KEK slot
+ * @h: the header
+ * @k: &@h->kek, or &@h->kek_new while a KEK rotation is staged
+ * @v: the vault holding that slot's KEK
+ * @extents: extents named in the audit record
+ * @vkp: the volume key in locked memory, for cmk_secure_free()
+ * @err: why it failed
+ *
+ * One vault call, for exactly the key version the slot records.
+ *
+ * Return: 0 or a negative errno; @err classifies the failure.
+ */
+int cmk_volume_vk_unwrap(const struct cmk_hdr *h, const struct cmk_kek_ref *k,
+			 struct cmk_vault *v, uint32_t extents, uint8_t **vkp,
+			 struct cmk_volume_error *err)
+{
+	enum cmk_vault_alg alg = cmk_vault_alg_of(k->wrap_alg);
 	char uuid[CMK_UUID_STR_LEN];
 	struct cmk_vault_ctx ctx;
 	size_t len = 0;
@@ -323,9 +343,9 @@ static int cmk_volume_unwrap_vk(const struct cmk_hdr *h, struct cmk_vault *v,
 				       "cannot lock memory for the volume key (RLIMIT_MEMLOCK?)");
 	ctx = (struct cmk_vault_ctx){ .uuid = uuid, .extent_first = 0,
 				      .extent_count = extents };
-	ret = cmk_vault_unwrap(v, &ctx, h->kek.key_version[0] ?
-			       h->kek.key_version : NULL, &alg,
-			       h->kek.wrapped_vk, h->kek.wrapped_vk_len, vk,
+	ret = cmk_vault_unwrap(v, &ctx, k->key_version[0] ?
+			       k->key_version : NULL, &alg,
+			       k->wrapped_vk, k->wrapped_vk_len, vk,
 			       CMK_VK_SIZE, &len, &err->vault);
 	if (ret) {
 		cmk_volume_fail(err, CMK_VOLUME_FAIL_VAULT, ret,
@@ -368,8 +388,8 @@ static int cmk_volume_dek_unwrap(const struct cmk_hdr *h, const uint8_t *vk,
  * altered in any byte is refused here; one forged whole, under a key of
  * the forger's, is refused by the pin (cmk_volume_trust()).
  */
-static int cmk_volume_authenticate(const struct cmk_hdr *h, const uint8_t *vk,
-				   char *fp, struct cmk_volume_error *err)
+int cmk_volume_authenticate(const struct cmk_hdr *h, const uint8_t *vk,
+			    char *fp, struct cmk_volume_error *err)
 {
 	int ret = cmk_hdr_authentic(h, vk);
 
@@ -408,6 +428,26 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		      struct cmk_volume_keys *keys,
 		      struct cmk_volume_error *err)
 {
+	return cmk_volume_unlock_slot(h, &h->kek, v, keys, err);
+}
+
+/**
+ * cmk_volume_unlock_slot() - cmk_volume_unlock() through a chosen KEK slot
+ * @h: the volume's header
+ * @k: &@h->kek, or &@h->kek_new while a KEK rotation is staged (both
+ *	wrap the same volume key: a header caught mid-rotation opens with
+ *	the old KEK or the new one)
+ * @v: the vault holding that KEK
+ * @keys: as for cmk_volume_unlock()
+ * @err: why it failed
+ *
+ * Return: 0 or a negative errno; @err classifies the failure.
+ */
+int cmk_volume_unlock_slot(const struct cmk_hdr *h,
+			   const struct cmk_kek_ref *k, struct cmk_vault *v,
+			   struct cmk_volume_keys *keys,
+			   struct cmk_volume_error *err)
+{
 	uint8_t *vk, *deks = NULL;
 	uint32_t i;
 	int ret;
@@ -419,7 +459,11 @@ int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EOPNOTSUPP,
 				       "the header records an online DEK rotation of extent %u, which this version cannot open",
 				       h->dek_rot.extent);
-	ret = cmk_volume_unwrap_vk(h, v, h->extent_count, &vk, err);
+	if (k != &h->kek && (k != &h->kek_new ||
+			     h->kek_state != CMK_KEK_ROT_STAGED))
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
+				       "no such KEK slot in the header");
+	ret = cmk_volume_vk_unwrap(h, k, v, h->extent_count, &vk, err);
 	if (ret)
 		return ret;
 	ret = cmk_volume_authenticate(h, vk, keys->fingerprint, err);

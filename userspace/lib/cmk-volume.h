@@ -131,6 +131,45 @@ struct cmk_pin_result {
 	char record[PATH_MAX];
 };
 
+/**
+ * struct cmk_host_kek - a KEK as a host record names it
+ * @vault_type: backend ("pkcs11")
+ * @version: the key version that wrapped the volume key ("" if none)
+ * @uri: the key's URI as the header records it (no local settings)
+ * @pub: hex SHA-256 of its public key, "" if unknown
+ */
+struct cmk_host_kek {
+	char vault_type[CMK_HDR_VAULT_LEN];
+	char version[CMK_HDR_KEYVER_LEN];
+	char uri[CMK_HDR_URI_LEN];
+	char pub[2 * CMK_HDR_PUB_LEN + 1];
+};
+
+/**
+ * struct cmk_host_record - what this host last saw of a volume
+ * @uuid: the volume UUID
+ * @label: its label
+ * @fingerprint: its pinned volume key fingerprint, "" if none
+ * @seqno: the highest header sequence number seen
+ * @seen: wall-clock time the record was last written, 0 if unknown
+ * @kek: the KEK that wraps its volume key
+ * @staged: a KEK rotation was staged in the last header seen
+ * @kek_new: the staged KEK when @staged
+ */
+struct cmk_host_record {
+	char uuid[CMK_UUID_STR_LEN];
+	char label[CMK_HDR_LABEL_LEN];
+	char fingerprint[CMK_VK_FP_LEN];
+	uint64_t seqno;
+	uint64_t seen;
+	struct cmk_host_kek kek;
+	bool staged;
+	struct cmk_host_kek kek_new;
+};
+
+/* Progress is reported every this many extents. */
+#define CMK_PROGRESS_STEP	256
+
 /* Called every so many extents during long work; @done of @total. */
 typedef void (*cmk_volume_progress_fn)(uint64_t done, uint64_t total,
 				       void *arg);
@@ -142,12 +181,22 @@ int cmk_volume_fail(struct cmk_volume_error *err, enum cmk_volume_fail kind,
 void cmk_uuid_format(const uint8_t *uuid, char buf[CMK_UUID_STR_LEN]);
 int cmk_dev_size(int fd, uint64_t *bytes);
 int cmk_volume_probe(int fd, char *what, size_t size);
+uint32_t cmk_vk_wrap_alg(enum cmk_vault_alg alg);
 int cmk_volume_format(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 		      cmk_volume_progress_fn progress, void *arg,
 		      char *fingerprint, struct cmk_volume_error *err);
 int cmk_volume_unlock(const struct cmk_hdr *h, struct cmk_vault *v,
 		      struct cmk_volume_keys *keys,
 		      struct cmk_volume_error *err);
+int cmk_volume_unlock_slot(const struct cmk_hdr *h,
+			   const struct cmk_kek_ref *k, struct cmk_vault *v,
+			   struct cmk_volume_keys *keys,
+			   struct cmk_volume_error *err);
+int cmk_volume_vk_unwrap(const struct cmk_hdr *h, const struct cmk_kek_ref *k,
+			 struct cmk_vault *v, uint32_t extents, uint8_t **vkp,
+			 struct cmk_volume_error *err);
+int cmk_volume_authenticate(const struct cmk_hdr *h, const uint8_t *vk,
+			    char *fp, struct cmk_volume_error *err);
 void cmk_volume_keys_wipe(struct cmk_volume_keys *keys);
 void cmk_volume_key_prefix(const struct cmk_hdr *h,
 			   char buf[CMK_VOLUME_PREFIX_LEN]);
@@ -170,6 +219,47 @@ int cmk_volume_rewrite(int fd, struct cmk_hdr *h, struct cmk_vault *v,
 		       struct cmk_volume_error *err);
 int cmk_volume_find_device(const char *uuid, char *path, size_t size);
 
+/**
+ * struct cmk_rekey_opts - how a volume-key rotation or rebind reports
+ * @progress: called while DEKs are re-wrapped, may be NULL
+ * @before_write: called with the new header and the new key's
+ *	fingerprint before the header is written (the host record is told
+ *	first, cmk_pin_expect()); may be NULL; a non-zero return stops the
+ *	change
+ * @arg: passed to both
+ * @fingerprint: CMK_VK_FP_LEN bytes: the new volume key's fingerprint
+ */
+struct cmk_rekey_opts {
+	cmk_volume_progress_fn progress;
+	int (*before_write)(const struct cmk_hdr *n, const char *fingerprint,
+			    void *arg, struct cmk_volume_error *err);
+	void *arg;
+	char *fingerprint;
+};
+
+/* cmk-rotate.c */
+int cmk_volume_lock(int fd, struct cmk_volume_error *err);
+int cmk_volume_read_back(int fd, const struct cmk_hdr *h,
+			 struct cmk_volume_error *err);
+bool cmk_kek_ref_same(const struct cmk_kek_ref *a,
+		      const struct cmk_kek_ref *b);
+int cmk_volume_kek_stage(int fd, struct cmk_hdr *h, const uint8_t *vk,
+			 struct cmk_vault *v, const char *uri_key,
+			 const char *version, struct cmk_volume_error *err);
+int cmk_volume_kek_commit(int fd, struct cmk_hdr *h, const uint8_t *vk,
+			  struct cmk_vault *v, struct cmk_volume_error *err);
+int cmk_volume_kek_abort(int fd, struct cmk_hdr *h, const uint8_t *vk,
+			 struct cmk_vault *v, struct cmk_volume_error *err);
+int cmk_volume_vk_rotate(int fd, struct cmk_hdr *h, const uint8_t *vk_old,
+			 struct cmk_vault *v,
+			 const struct cmk_rekey_opts *opt,
+			 struct cmk_volume_error *err);
+int cmk_volume_rebind(int fd, struct cmk_hdr *h, const uint8_t *vk_old,
+		      struct cmk_vault *v, const char *uri_key,
+		      const char *version, bool new_uuid,
+		      const struct cmk_rekey_opts *opt,
+		      struct cmk_volume_error *err);
+
 /* cmk-pin.c */
 int cmk_volume_trust(const struct cmk_hdr *h,
 		     const struct cmk_volume_keys *keys,
@@ -177,6 +267,10 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 		     struct cmk_volume_error *err);
 int cmk_pin_record(const char *state_dir, const struct cmk_hdr *h,
 		   const char *fingerprint, struct cmk_volume_error *err);
+int cmk_pin_expect(const char *state_dir, const struct cmk_hdr *h,
+		   const char *fingerprint, struct cmk_volume_error *err);
+int cmk_host_records(const char *state_dir, struct cmk_host_record **list,
+		     size_t *n, struct cmk_volume_error *err);
 int cmk_volume_find_dm_uuid(const char *dm_uuid, char *name, size_t size);
 int cmk_volume_mappings(struct cmk_mapping **list, size_t *n);
 

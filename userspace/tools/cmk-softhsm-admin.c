@@ -15,6 +15,7 @@
  */
 
 #include <dlfcn.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -101,6 +102,8 @@ static void usage(FILE *out)
 "  -k, --key LABEL         key label (CKA_LABEL; all but set-pin)\n"
 "  -p, --pin-file FILE     user PIN: first line of FILE (required)\n"
 "  -n, --new-pin-file FILE new user PIN for set-pin\n"
+"  -i, --id HEX            the key with this CKA_ID (one of several\n"
+"                          versions with the same label)\n"
 "  -h, --help              show this help\n"
 "\n"
 "Exit codes: 0 ok, 1 failure, 2 usage, 3 no such key.\n",
@@ -230,8 +233,32 @@ static int find(CK_ATTRIBUTE *tmpl, CK_ULONG nt, CK_OBJECT_HANDLE *h,
 	return 0;
 }
 
+/* --id: the key's CKA_ID, to pick one of several with the same label. */
+static CK_BYTE key_id[64];
+static CK_ULONG key_id_len;
+
+/* Hex digits into key_id; 0 or -1. */
+static int parse_id(const char *hex)
+{
+	size_t n = strlen(hex), i;
+	unsigned int b;
+
+	if (!n || n % 2 || n / 2 > sizeof(key_id))
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if (!isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -1;
+		key_id[i] = b;
+	}
+	key_id_len = n / 2;
+	return 0;
+}
+
 /*
- * The private key labelled @key (exactly one) and its public halves: those
+ * The private key labelled @key (exactly one; with --id, the one with that
+ * CKA_ID) and its public halves: those
  * with the private key's CKA_ID (which is how libcmk finds them), or with
  * its label if it has no ID.
  */
@@ -239,9 +266,10 @@ static int find_key(const char *key, CK_OBJECT_HANDLE *priv,
 		    CK_OBJECT_HANDLE *pub, CK_ULONG *npub)
 {
 	CK_OBJECT_CLASS cpriv = CKO_PRIVATE_KEY, cpub = CKO_PUBLIC_KEY;
-	CK_ATTRIBUTE t[2] = {
+	CK_ATTRIBUTE t[3] = {
 		{ CKA_CLASS, &cpriv, sizeof(cpriv) },
 		{ CKA_LABEL, (void *)key, strlen(key) },
+		{ CKA_ID, key_id, key_id_len },
 	};
 	CK_OBJECT_HANDLE h[MAX_OBJS];
 	CK_BYTE id[256];
@@ -249,16 +277,16 @@ static int find_key(const char *key, CK_OBJECT_HANDLE *priv,
 	CK_ULONG n;
 	CK_RV rv;
 
-	if (find(t, 2, h, &n))
+	if (find(t, key_id_len ? 3 : 2, h, &n))
 		return 1;
 	if (n == 0) {
-		fprintf(stderr, "%s: no private key labelled '%s'\n", prog,
-			key);
+		fprintf(stderr, "%s: no private key labelled '%s'%s\n", prog,
+			key, key_id_len ? " with that --id" : "");
 		return EXIT_NOKEY;
 	}
 	if (n > 1) {
-		fprintf(stderr, "%s: %lu private keys labelled '%s'\n", prog,
-			(unsigned long)n, key);
+		fprintf(stderr, "%s: %lu private keys labelled '%s' (give --id)\n",
+			prog, (unsigned long)n, key);
 		return 1;
 	}
 	*priv = h[0];
@@ -424,6 +452,7 @@ int main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "pin-file", required_argument, NULL, 'p' },
 		{ "new-pin-file", required_argument, NULL, 'n' },
+		{ "id", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -432,8 +461,15 @@ int main(int argc, char **argv)
 	char pin[PIN_MAX], new_pin[PIN_MAX];
 	int c, nargs, ret;
 
-	while ((c = getopt_long(argc, argv, "m:t:k:p:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:t:k:p:n:i:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'i':
+			if (parse_id(optarg)) {
+				fprintf(stderr, "%s: --id: hex digits, an even number, at most 128\n",
+					prog);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'm':
 			module = optarg;
 			break;

@@ -1,0 +1,788 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmkctl: the key lifecycle commands.  kek-rotate (stage, verify, switch),
+ * vk-rotate, rebind, and kek-retire-check, which answers from this host's
+ * records whether a KEK version still wraps any volume.  The work is in
+ * libcmk (cmk-rotate.c); the states a crash leaves are described in
+ * Documentation/admin-guide/device-mapper/cmk-rotation.rst.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmkctl.h"
+
+#define OPT_TO_VERSION	0x200
+#define OPT_TO_MODULE	0x201
+#define OPT_TO_PIN_FILE	0x202
+#define OPT_ABORT	0x203
+#define OPT_VERSION	0x204
+
+/* A device or header file opened to change its header, and locked. */
+struct rotate_dev {
+	const char *dev;
+	const char *src;
+	int fd;
+	struct cmk_hdr *h;
+	char uuid[CMK_UUID_STR_LEN];
+};
+
+/*
+ * Open the header's device or file read-write, shared (the volume may be
+ * mapped and mounted: only the header area is written), lock it, and read
+ * the header.
+ */
+static int rotate_open(struct rotate_dev *r, const char *dev,
+		       const char *hdr_path)
+{
+	struct cmk_hdr_read_info info;
+	struct cmk_volume_error err = { 0 };
+	struct stat st;
+	int ret;
+
+	r->dev = dev;
+	r->src = hdr_path ? hdr_path : dev;
+	r->h = NULL;
+	r->fd = cmk_file_open(r->src, O_RDWR | O_CLOEXEC,
+			      CMK_FILE_REG | CMK_FILE_BLK, &st);
+	if (r->fd < 0) {
+		error("opening %s: %s", r->src, r->fd == -ENOTBLK ||
+		      r->fd == -EISDIR ? "not a block device or regular file" :
+		      strerror(-r->fd));
+		return r->fd == -ENOTBLK || r->fd == -EISDIR ? EXIT_USAGE :
+		       EXIT_FAIL;
+	}
+	if (cmk_volume_lock(r->fd, &err)) {
+		error("%s: %s", r->src, err.msg);
+		close(r->fd);
+		r->fd = -1;
+		return EXIT_FAIL;
+	}
+	ret = read_header(r->src, r->fd, &r->h, &info, false);
+	if (ret) {
+		close(r->fd);
+		r->fd = -1;
+		return ret;
+	}
+	cmk_uuid_format(r->h->uuid, r->uuid);
+	if (r->h->incompat & CMK_HDR_INCOMPAT_DEK_ROT) {
+		error("%s: the header records an online DEK rotation of extent %u; finish it first",
+		      r->src, r->h->dek_rot.extent);
+		return EXIT_HEADER;
+	}
+	return EXIT_OK;
+}
+
+static void rotate_close(struct rotate_dev *r)
+{
+	cmk_hdr_free(r->h);
+	r->h = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+static void print_error(const char *what, const char *dev,
+			const struct cmk_volume_error *err)
+{
+	if (err->kind == CMK_VOLUME_FAIL_VAULT)
+		error("%s %s: %s (%s)", what, dev, err->msg,
+		      cmk_vault_class_name(err->vault.cls));
+	else
+		error("%s %s: %s", what, dev, err->msg);
+}
+
+/*
+ * Unwrap the volume key of @r's header (one vault call) and check that
+ * it is the volume this host knows.  Through the current KEK; when a
+ * rotation is staged and the current KEK refuses for good (deleted,
+ * disabled, ...), through the staged one, in @v_staged (opened here from
+ * the header's staged URI with @va's local settings when NULL).
+ */
+static int rotate_unlock(struct rotate_dev *r, const char *kek,
+			 const struct vault_args *va, uint8_t **vkp,
+			 struct cmk_vault **vp)
+{
+	struct cmk_volume_keys keys = { 0 };
+	struct cmk_volume_error err = { 0 };
+	struct cmk_pin_result pr;
+	const struct cmk_kek_ref *slot = &r->h->kek;
+	struct cmk_vault *v = NULL;
+	int ret;
+
+	*vkp = NULL;
+	ret = open_vault(kek ? kek : r->h->kek.uri, !kek, va, r->uuid, &v);
+	if (!ret)
+		ret = cmk_volume_vk_unwrap(r->h, slot, v, 0, vkp, &err) ?
+		      vault_exit(&err) : EXIT_OK;
+	if (ret && r->h->kek_state == CMK_KEK_ROT_STAGED &&
+	    (ret != EXIT_VAULT || err.kind != CMK_VOLUME_FAIL_VAULT ||
+	     err.vault.cls != CMK_VAULT_TRANSIENT)) {
+		warning("%s: the current KEK did not unwrap the volume key (%s); trying the staged KEK",
+			r->src, err.msg[0] ? err.msg : "cannot open its vault");
+		cmk_vault_close(v);
+		v = NULL;
+		slot = &r->h->kek_new;
+		memset(&err, 0, sizeof(err));
+		ret = open_vault(r->h->kek_new.uri, true, va, r->uuid, &v);
+		if (!ret)
+			ret = cmk_volume_vk_unwrap(r->h, slot, v, 0, vkp,
+						   &err) ?
+			      vault_exit(&err) : EXIT_OK;
+	}
+	if (ret) {
+		if (err.msg[0])
+			print_error("unlocking", r->src, &err);
+		goto out;
+	}
+	if (cmk_volume_authenticate(r->h, *vkp, keys.fingerprint, &err)) {
+		print_error("unlocking", r->src, &err);
+		ret = vault_exit(&err);
+		goto out;
+	}
+	ret = trust_volume(r->dev, r->h, &keys, va, false, &pr);
+out:
+	if (ret) {
+		cmk_secure_free(*vkp);
+		*vkp = NULL;
+		cmk_vault_close(v);
+		v = NULL;
+	}
+	*vp = v;
+	return ret;
+}
+
+/* This host's record follows the header (sequence number, KEK). */
+static int rotate_record(const struct rotate_dev *r, const char *state_dir,
+			 const char *fingerprint)
+{
+	struct cmk_volume_error err = { 0 };
+
+	if (!cmk_pin_record(state_dir, r->h, fingerprint, &err))
+		return EXIT_OK;
+	error("%s: the header was changed, but this host's record of it was not updated: %s",
+	      r->src, err.msg);
+	return EXIT_FAIL;
+}
+
+static void hex_pub(const uint8_t *pub, char *buf)
+{
+	static const uint8_t zero[CMK_HDR_PUB_LEN];
+	int i;
+
+	buf[0] = '\0';
+	if (!memcmp(pub, zero, sizeof(zero)))
+		return;
+	for (i = 0; i < CMK_HDR_PUB_LEN; i++)
+		sprintf(buf + 2 * i, "%02x", pub[i]);
+}
+
+static void json_kek(const struct cmk_kek_ref *k)
+{
+	char pub[2 * CMK_HDR_PUB_LEN + 1];
+
+	hex_pub(k->pub, pub);
+	printf("{\"vault\":");
+	json_str(k->vault_type);
+	printf(",\"uri\":");
+	json_str(k->uri);
+	printf(",\"version\":");
+	json_str(k->key_version);
+	printf(",\"pub_sha256\":");
+	json_str(pub);
+	putchar('}');
+}
+
+static void text_kek(const char *what, const struct cmk_kek_ref *k)
+{
+	char pub[2 * CMK_HDR_PUB_LEN + 1];
+
+	hex_pub(k->pub, pub);
+	printf("%s %s version %s%s%s\n", what, k->uri,
+	       k->key_version[0] ? k->key_version : "-",
+	       pub[0] ? ", public key sha256:" : "", pub);
+}
+
+/*
+ * The local settings of the new KEK's vault: --to-module and --to-pin-file,
+ * else those the --to URI names itself (module-path=, module-name=,
+ * pin-source=), else the current vault's.
+ */
+static void to_vault_args(const struct vault_args *va, const char *to,
+			  const char *to_module, const char *to_pin_file,
+			  struct vault_args *va_to)
+{
+	const char *q = to ? strchr(to, '?') : NULL;
+
+	*va_to = *va;
+	if (to_module || (q && strstr(q, "module-")))
+		va_to->module = to_module;
+	if (to_pin_file || (q && strstr(q, "pin-source="))) {
+		va_to->pin_file = to_pin_file;
+		va_to->pin_keyring = NULL;
+		va_to->pin_prompt = false;
+	}
+}
+
+/* ---- kek-rotate ---- */
+
+int cmd_kek_rotate(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "to", required_argument, NULL, 't' },
+		{ "to-version", required_argument, NULL, OPT_TO_VERSION },
+		{ "to-module", required_argument, NULL, OPT_TO_MODULE },
+		{ "to-pin-file", required_argument, NULL, OPT_TO_PIN_FILE },
+		{ "abort", no_argument, NULL, OPT_ABORT },
+		PIN_OPTIONS,
+		TRUST_OPTIONS,
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("kek-rotate");
+	const char *hdr_path = NULL, *kek = NULL, *to = NULL;
+	const char *to_version = NULL;
+	char uri_key[CMK_HDR_URI_LEN], newest[CMK_VAULT_VERSION_MAX];
+	struct vault_args va = { 0 }, va_to;
+	const char *to_module = NULL, *to_pin_file = NULL;
+	struct cmk_volume_error err = { 0 };
+	struct cmk_vault *v = NULL, *v_new = NULL;
+	struct rotate_dev r = { .fd = -1 };
+	struct cmk_kek_ref old;
+	bool json = false, abort_it = false, resumed = false;
+	struct timespec t0, t1;
+	uint8_t *vk = NULL;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hk:t:j", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'k':
+			kek = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case OPT_TO_VERSION:
+			to_version = optarg;
+			break;
+		case OPT_TO_MODULE:
+			to_module = optarg;
+			break;
+		case OPT_TO_PIN_FILE:
+			to_pin_file = optarg;
+			break;
+		case OPT_ABORT:
+			abort_it = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			if (take_vault_option(opt, &va))
+				break;
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	if (abort_it && (to || to_version))
+		return usage_error(c->name, "%s: --abort takes no target",
+				   c->name);
+	if (to && !cmk_vault_backend(to))
+		return usage_error(c->name, "%s: --to: not a KEK URI",
+				   c->name);
+	to_vault_args(&va, to, to_module, to_pin_file, &va_to);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = rotate_open(&r, argv[optind], hdr_path);
+	if (ret)
+		goto out;
+	ret = rotate_unlock(&r, kek, &va, &vk, &v);
+	if (ret)
+		goto out;
+	old = r.h->kek;
+
+	if (abort_it) {
+		if (r.h->kek_state != CMK_KEK_ROT_STAGED) {
+			notice("%s: no KEK rotation is staged", r.src);
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (cmk_volume_kek_abort(r.fd, r.h, vk, v, &err)) {
+			print_error("aborting the KEK rotation of", r.src,
+				    &err);
+			ret = vault_exit(&err);
+			goto out;
+		}
+		ret = rotate_record(&r, va.state_dir, NULL);
+		if (!ret)
+			printf("%s: staged KEK rotation dropped; the volume key stays wrapped by %s version %s\n",
+			       r.uuid, r.h->kek.uri, r.h->kek.key_version[0] ?
+			       r.h->kek.key_version : "-");
+		goto out;
+	}
+
+	/* The target: --to (another key or vault), else the newest version. */
+	if (to) {
+		ret = open_vault(to, false, &va_to, r.uuid, &v_new);
+		if (ret)
+			goto out;
+		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {
+			error("--to: the URI is too long for the header");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	} else {
+		struct cmk_vault_error verr;
+
+		v_new = v;
+		v = NULL;
+		snprintf(uri_key, sizeof(uri_key), "%s", old.uri);
+		if (!to_version && r.h->kek_state == CMK_KEK_ROT_STAGED &&
+		    !strcmp(r.h->kek_new.uri, old.uri)) {
+			to_version = r.h->kek_new.key_version;
+		} else if (!to_version) {
+			ret = cmk_vault_newest_version(v_new,
+				&(struct cmk_vault_ctx){ .uuid = r.uuid },
+				old.key_version, newest, sizeof(newest),
+				&verr);
+			if (ret == -ENOENT) {
+				error("%s: the KEK has no enabled version newer than %s (give --to URI for another key)",
+				      r.src, old.key_version[0] ?
+				      old.key_version : "the current one");
+				ret = EXIT_VAULT;
+				goto out;
+			}
+			if (ret) {
+				error("listing the versions of the KEK: %s (%s)",
+				      verr.msg, cmk_vault_class_name(verr.cls));
+				ret = EXIT_VAULT;
+				goto out;
+			}
+			to_version = newest;
+		}
+	}
+
+	/* A rotation to the same target that was staged before: resume. */
+	if (r.h->kek_state == CMK_KEK_ROT_STAGED &&
+	    !strcmp(r.h->kek_new.uri, uri_key) &&
+	    (!to_version || !strcmp(r.h->kek_new.key_version, to_version)) &&
+	    !strcmp(r.h->kek_new.vault_type, v_new->ops->name)) {
+		resumed = true;
+		notice("%s: resuming the staged rotation to %s version %s",
+		       r.src, r.h->kek_new.uri, r.h->kek_new.key_version[0] ?
+		       r.h->kek_new.key_version : "-");
+	} else {
+		int e = cmk_volume_kek_stage(r.fd, r.h, vk, v_new, uri_key,
+					     to_version, &err);
+
+		if (e) {
+			print_error("staging the KEK rotation of", r.src, &err);
+			ret = e == -EALREADY ? EXIT_USAGE : vault_exit(&err);
+			goto out;
+		}
+	}
+	if (cmk_volume_kek_commit(r.fd, r.h, vk, v_new, &err)) {
+		print_error("switching the KEK of", r.src, &err);
+		if (err.kind == CMK_VOLUME_FAIL_VAULT)
+			error("%s: the header is left staged: it opens with the old KEK; run kek-rotate again, or kek-rotate --abort",
+			      r.src);
+		ret = vault_exit(&err);
+		goto out;
+	}
+	ret = rotate_record(&r, va.state_dir, NULL);
+	if (ret)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (json) {
+		printf("{\"uuid\":\"%s\",\"from\":", r.uuid);
+		json_kek(&old);
+		printf(",\"to\":");
+		json_kek(&r.h->kek);
+		printf(",\"resumed\":%s,\"seqno\":%" PRIu64 ",\"ms\":%.3f,"
+		       "\"result\":\"ok\"}\n", resumed ? "true" : "false",
+		       r.h->seqno, (t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	} else {
+		printf("%s: volume key re-wrapped and verified; the header is durable\n",
+		       r.uuid);
+		text_kek("  from", &old);
+		text_kek("  to  ", &r.h->kek);
+		printf("  the old KEK version no longer wraps this volume; check others with: cmkctl kek-retire-check\n");
+	}
+out:
+	cmk_secure_free(vk);
+	cmk_vault_close(v);
+	cmk_vault_close(v_new);
+	rotate_close(&r);
+	return ret;
+}
+
+/* ---- vk-rotate and rebind ---- */
+
+struct rekey_state {
+	const char *state_dir;
+	bool shown;
+	bool progress;
+};
+
+static void rekey_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct rekey_state *s = arg;
+
+	if (!s->progress)
+		return;
+	fprintf(stderr, "\rre-wrapping DEKs: %" PRIu64 "/%" PRIu64, done,
+		total);
+	s->shown = true;
+}
+
+/* Tell this host the new fingerprint before the header changes. */
+static int rekey_expect(const struct cmk_hdr *n, const char *fingerprint,
+			void *arg, struct cmk_volume_error *err)
+{
+	struct rekey_state *s = arg;
+
+	if (s->shown) {
+		fputc('\n', stderr);
+		s->shown = false;
+	}
+	return cmk_pin_expect(s->state_dir, n, fingerprint, err);
+}
+
+static int rekey_cmd(int argc, char *argv[], bool rebind)
+{
+	static const struct option longopts[] = {
+		{ "header", required_argument, NULL, 'H' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "to", required_argument, NULL, 't' },
+		{ "to-version", required_argument, NULL, OPT_TO_VERSION },
+		{ "to-module", required_argument, NULL, OPT_TO_MODULE },
+		{ "to-pin-file", required_argument, NULL, OPT_TO_PIN_FILE },
+		{ "progress", no_argument, NULL, 'P' },
+		PIN_OPTIONS,
+		TRUST_OPTIONS,
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command(rebind ? "rebind" :
+					       "vk-rotate");
+	const char *hdr_path = NULL, *kek = NULL, *to = NULL;
+	const char *to_version = NULL, *to_module = NULL, *to_pin_file = NULL;
+	char uri_key[CMK_HDR_URI_LEN], fp[CMK_VK_FP_LEN];
+	char old_uuid[CMK_UUID_STR_LEN];
+	struct vault_args va = { 0 }, va_to;
+	struct cmk_volume_error err = { 0 };
+	struct cmk_vault *v = NULL, *v_new = NULL;
+	struct rotate_dev r = { .fd = -1 };
+	struct rekey_state st = { 0 };
+	struct cmk_rekey_opts o = {
+		.progress = rekey_progress,
+		.before_write = rekey_expect,
+		.arg = &st,
+		.fingerprint = fp,
+	};
+	bool json = false;
+	struct timespec t0, t1;
+	uint8_t *vk = NULL;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hk:t:jP", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			hdr_path = optarg;
+			break;
+		case 'k':
+			kek = optarg;
+			break;
+		case 't':
+		case OPT_TO_VERSION:
+		case OPT_TO_MODULE:
+		case OPT_TO_PIN_FILE:
+			if (!rebind)
+				return help_or_bad(c, '?', argv);
+			if (opt == 't')
+				to = optarg;
+			else if (opt == OPT_TO_VERSION)
+				to_version = optarg;
+			else if (opt == OPT_TO_MODULE)
+				to_module = optarg;
+			else
+				to_pin_file = optarg;
+			break;
+		case 'P':
+			st.progress = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			if (take_vault_option(opt, &va))
+				break;
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	if (to_version && !to)
+		return usage_error(c->name, "%s: --to-version needs --to",
+				   c->name);
+	to_vault_args(&va, to, to_module, to_pin_file, &va_to);
+	st.state_dir = va.state_dir;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = rotate_open(&r, argv[optind], hdr_path);
+	if (ret)
+		goto out;
+	if (r.h->kek_state != CMK_KEK_ROT_IDLE) {
+		error("%s: a KEK rotation is staged: finish it (cmkctl kek-rotate) or drop it (kek-rotate --abort) first",
+		      r.src);
+		ret = EXIT_HEADER;
+		goto out;
+	}
+	memcpy(old_uuid, r.uuid, sizeof(old_uuid));
+	ret = rotate_unlock(&r, kek, &va, &vk, &v);
+	if (ret)
+		goto out;
+	if (to) {
+		ret = open_vault(to, false, &va_to, r.uuid, &v_new);
+		if (ret)
+			goto out;
+		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {
+			error("--to: the URI is too long for the header");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (!st.progress)
+		st.progress = r.h->extent_count >= PROGRESS_MIN && isatty(2);
+	if (rebind)
+		ret = cmk_volume_rebind(r.fd, r.h, vk, v_new ? v_new : v,
+					v_new ? uri_key : NULL, to_version,
+					true, &o, &err);
+	else
+		ret = cmk_volume_vk_rotate(r.fd, r.h, vk, v, &o, &err);
+	if (st.shown)
+		fputc('\n', stderr);
+	if (ret) {
+		print_error(rebind ? "rebinding" : "rotating the volume key of",
+			    r.src, &err);
+		ret = vault_exit(&err);
+		goto out;
+	}
+	cmk_uuid_format(r.h->uuid, r.uuid);
+	ret = rotate_record(&r, va.state_dir, fp);
+	if (ret)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (json) {
+		printf("{\"uuid\":\"%s\"", r.uuid);
+		if (rebind)
+			printf(",\"old_uuid\":\"%s\"", old_uuid);
+		printf(",\"extents\":%u,\"kek\":", r.h->extent_count);
+		json_kek(&r.h->kek);
+		printf(",\"vk_fingerprint\":\"%s\",\"seqno\":%" PRIu64
+		       ",\"ms\":%.3f,\"result\":\"ok\"}\n", fp, r.h->seqno,
+		       (t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	} else {
+		if (rebind)
+			printf("%s: rebound as volume %s: new volume key, %u DEKs re-wrapped (data untouched)\n",
+			       old_uuid, r.uuid, r.h->extent_count);
+		else
+			printf("%s: new volume key; %u DEKs re-wrapped (data untouched)\n",
+			       r.uuid, r.h->extent_count);
+		text_kek("  KEK", &r.h->kek);
+		printf("  volume key fingerprint %s (pinned on this host); give it to other hosts and cmktab: vk-fingerprint=%s\n",
+		       fp, fp);
+	}
+out:
+	cmk_secure_free(vk);
+	cmk_vault_close(v);
+	cmk_vault_close(v_new);
+	rotate_close(&r);
+	return ret;
+}
+
+int cmd_vk_rotate(int argc, char *argv[])
+{
+	return rekey_cmd(argc, argv, false);
+}
+
+int cmd_rebind(int argc, char *argv[])
+{
+	return rekey_cmd(argc, argv, true);
+}
+
+/* ---- kek-retire-check ---- */
+
+/*
+ * Whether record KEK @k is the key @uri (key part @key) at @version; a
+ * PKCS#11 URI is compared by its token and object attributes, in any
+ * order, and its id= is a version.
+ */
+static bool kek_matches(const struct cmk_host_kek *k, const char *key,
+			const char *version, const char *pub)
+{
+	struct cmk_pkcs11_uri a, b;
+	bool same;
+
+	if (pub && k->pub[0])
+		return !strcmp(pub, k->pub);
+	if (version && strcmp(version, k->version))
+		return false;
+	if (strncmp(key, "pkcs11:", 7) || strncmp(k->uri, "pkcs11:", 7))
+		return !strcmp(key, k->uri);
+	if (cmk_pkcs11_uri_parse(key, &a))
+		return false;
+	if (cmk_pkcs11_uri_parse(k->uri, &b)) {
+		cmk_pkcs11_uri_free(&a);
+		return false;
+	}
+#define SAME(f) (!a.f || (b.f && !strcmp(a.f, b.f)))
+	same = SAME(token) && SAME(manufacturer) && SAME(serial) &&
+	       SAME(model) && SAME(object);
+#undef SAME
+	cmk_pkcs11_uri_free(&a);
+	cmk_pkcs11_uri_free(&b);
+	return same;
+}
+
+int cmd_kek_retire_check(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "version", required_argument, NULL, OPT_VERSION },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *c = find_command("kek-retire-check");
+	const char *version = NULL, *state_dir = NULL, *pub = NULL;
+	char key[CMK_HDR_URI_LEN], idver[2 * CMK_P11_ID_MAX + 1];
+	struct cmk_volume_error err = { 0 };
+	struct cmk_host_record *l = NULL;
+	struct cmk_pkcs11_uri u;
+	size_t n = 0, i, used = 0;
+	bool json = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, ":hj", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_VERSION:
+			version = optarg;
+			break;
+		case OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return help_or_bad(c, opt, argv);
+		}
+	}
+	ret = parse_end(c, argc, argv, 1, 1);
+	if (ret)
+		return ret;
+	if (!strncmp(argv[optind], "sha256:", 7)) {
+		pub = argv[optind] + 7;
+		if (strlen(pub) != 2 * CMK_HDR_PUB_LEN ||
+		    strspn(pub, "0123456789abcdef") != 2 * CMK_HDR_PUB_LEN)
+			return usage_error(c->name, "%s: sha256: takes 64 lower-case hex digits",
+					   c->name);
+		key[0] = '\0';
+	} else {
+		if (!cmk_vault_backend(argv[optind]))
+			return usage_error(c->name, "%s: '%s' is not a KEK URI (pkcs11:...) or sha256:<public key hash>",
+					   c->name, cmk_text_plain(argv[optind]) ?
+					   argv[optind] : "?");
+		if (cmk_vault_uri_key(argv[optind], key, sizeof(key)))
+			return usage_error(c->name, "%s: URI too long", c->name);
+		/* A PKCS#11 id= names one version. */
+		if (!version && !strncmp(key, "pkcs11:", 7) &&
+		    !cmk_pkcs11_uri_parse(key, &u)) {
+			if (u.has_id && u.id_len) {
+				for (i = 0; i < u.id_len; i++)
+					sprintf(idver + 2 * i, "%02x", u.id[i]);
+				version = idver;
+			}
+			cmk_pkcs11_uri_free(&u);
+		}
+	}
+	if (cmk_host_records(state_dir, &l, &n, &err)) {
+		error("reading this host's volume records: %s", err.msg);
+		return EXIT_FAIL;
+	}
+	if (json) {
+		printf("{\"kek\":");
+		json_str(pub ? argv[optind] : key);
+		printf(",\"version\":");
+		if (version)
+			json_str(version);
+		else
+			printf("null");
+		printf(",\"records\":%zu,\"volumes\":[", n);
+	}
+	for (i = 0; i < n; i++) {
+		const char *role = NULL;
+
+		if (l[i].kek.uri[0] &&
+		    kek_matches(&l[i].kek, key, version, pub))
+			role = "current";
+		else if (l[i].staged &&
+			 kek_matches(&l[i].kek_new, key, version, pub))
+			role = "staged";
+		if (!role)
+			continue;
+		if (json) {
+			printf("%s{\"uuid\":\"%s\",\"label\":", used ? "," : "",
+			       l[i].uuid);
+			json_str(l[i].label);
+			printf(",\"role\":\"%s\",\"version\":", role);
+			json_str(!strcmp(role, "current") ? l[i].kek.version :
+				 l[i].kek_new.version);
+			printf(",\"seqno\":%" PRIu64 ",\"seen\":%" PRIu64 "}",
+			       l[i].seqno, l[i].seen);
+		} else {
+			if (!used)
+				printf("NOT safe to disable: these volumes on this host still need it\n");
+			printf("  %s  %-20s %s KEK, version %s (header seqno %" PRIu64 ")\n",
+			       l[i].uuid, l[i].label[0] ? l[i].label : "-",
+			       role, !strcmp(role, "current") ?
+			       l[i].kek.version : l[i].kek_new.version,
+			       l[i].seqno);
+		}
+		used++;
+	}
+	if (json)
+		printf("],\"safe\":%s}\n", used ? "false" : "true");
+	else if (!used)
+		printf("safe to disable: none of the %zu volume%s this host knows is wrapped by it\n",
+		       n, n == 1 ? "" : "s");
+	else
+		printf("rotate them first: cmkctl kek-rotate DEVICE\n");
+	free(l);
+	/* Exit 0: safe; 5: still in use (refused). */
+	return used ? EXIT_REFUSED : EXIT_OK;
+}
