@@ -448,6 +448,50 @@ TEST_F(vault, round_trip_in_process)
 	cmk_vault_close(v);
 }
 
+/*
+ * Two handles on one token in one process (cmkd's two workers; a rotation's
+ * current and staged KEK): closing one must not log the other out, and
+ * list-versions, the public key hash and version order see every version.
+ */
+TEST_F(vault, two_handles_and_versions)
+{
+	uint8_t vk[32] = { 7 }, wrapped[CMK_VAULT_WRAPPED_MAX], out[64];
+	enum cmk_vault_alg alg = CMK_VAULT_ALG_AUTO;
+	struct cmk_vault_key_info i1, i2;
+	char newest[CMK_VAULT_VERSION_MAX];
+	struct cmk_vault_error err;
+	struct cmk_vault *a, *b;
+	size_t wl, ol;
+
+	ASSERT_EQ(0, gen_key(KEY, "01", 2048, false, true, true, "-", "-"));
+	ASSERT_EQ(0, gen_key(KEY, "02", 2048, false, true, true, "-", "-"));
+	ASSERT_EQ(0, cmk_vault_open(self->uri, &self->opt, &self->ctx, &a,
+				    &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, cmk_vault_open(self->uri, &self->opt, &self->ctx, &b,
+				    &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, cmk_vault_describe(b, NULL, "01", &i1, &err));
+	ASSERT_EQ(0, cmk_vault_describe(b, NULL, "02", &i2, &err));
+	EXPECT_TRUE(i1.has_pub_sha256);
+	EXPECT_NE(0, memcmp(i1.pub_sha256, i2.pub_sha256, 32));
+	cmk_vault_close(b);
+	ASSERT_EQ(0, cmk_vault_wrap(a, NULL, "02", &alg, vk, sizeof(vk),
+				    wrapped, &wl, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, cmk_vault_unwrap(a, NULL, "02", &alg, wrapped, wl, out,
+				      sizeof(out), &ol, &err))
+		TH_LOG("after another handle was closed: %s", err.msg);
+	EXPECT_EQ(0, memcmp(vk, out, 32));
+	/* The URI names id 01; its versions are every object of its label. */
+	ASSERT_EQ(0, cmk_vault_newest_version(a, NULL, "01", newest,
+					      sizeof(newest), &err));
+	EXPECT_STREQ("02", newest);
+	EXPECT_EQ(-ENOENT, cmk_vault_newest_version(a, NULL, "02", newest,
+						    sizeof(newest), &err));
+	cmk_vault_close(a);
+	EXPECT_LT(cmk_vault_version_cmp(0, "09", 0, "0a"), 0);
+	EXPECT_LT(cmk_vault_version_cmp(0, "ff", 0, "0100"), 0);
+	EXPECT_GT(cmk_vault_version_cmp(86400, "01", 0, "02"), 0);
+}
+
 TEST_F(vault, oaep_sha256_refused_or_used)
 {
 	uint8_t vk[32] = { 1 }, wrapped[CMK_VAULT_WRAPPED_MAX], out[64];

@@ -100,52 +100,51 @@ static void print_error(const char *what, const char *dev,
 		error("%s %s: %s", what, dev, err->msg);
 }
 
+/* What the staged-KEK opener needs (cmk_volume_unlock_vk()). */
+struct staged_ctx {
+	const struct vault_args *va;
+	const char *uuid;
+	const char *src;
+};
+
+static struct cmk_vault *open_staged(const char *uri, void *arg)
+{
+	struct staged_ctx *c = arg;
+	struct cmk_vault *v = NULL;
+
+	warning("%s: the current KEK did not unwrap the volume key; trying the KEK staged by an unfinished rotation",
+		c->src);
+	return open_vault(uri, true, c->va, c->uuid, &v) ? NULL : v;
+}
+
 /*
- * Unwrap the volume key of @r's header (one vault call) and check that
- * it is the volume this host knows.  Through the current KEK; when a
- * rotation is staged and the current KEK refuses for good (deleted,
- * disabled, ...), through the staged one, in @v_staged (opened here from
- * the header's staged URI with @va's local settings when NULL).
+ * Unwrap the volume key of @r's header (one vault call, or two when the
+ * current KEK of a staged header is gone: cmk_volume_unlock_vk()) and check
+ * that it is the volume this host knows.  *@vp: the current KEK's vault,
+ * or NULL if it could not be opened.
  */
 static int rotate_unlock(struct rotate_dev *r, const char *kek,
 			 const struct vault_args *va, uint8_t **vkp,
 			 struct cmk_vault **vp)
 {
+	struct staged_ctx sc = { va, r->uuid, r->src };
 	struct cmk_volume_keys keys = { 0 };
 	struct cmk_volume_error err = { 0 };
 	struct cmk_pin_result pr;
-	const struct cmk_kek_ref *slot = &r->h->kek;
 	struct cmk_vault *v = NULL;
+	bool staged;
 	int ret;
 
 	*vkp = NULL;
+	*vp = NULL;
 	ret = open_vault(kek ? kek : r->h->kek.uri, !kek, va, r->uuid, &v);
-	if (!ret)
-		ret = cmk_volume_vk_unwrap(r->h, slot, v, 0, vkp, &err) ?
-		      vault_exit(&err) : EXIT_OK;
-	if (ret && r->h->kek_state == CMK_KEK_ROT_STAGED &&
-	    (ret != EXIT_VAULT || err.kind != CMK_VOLUME_FAIL_VAULT ||
-	     err.vault.cls != CMK_VAULT_TRANSIENT)) {
-		warning("%s: the current KEK did not unwrap the volume key (%s); trying the staged KEK",
-			r->src, err.msg[0] ? err.msg : "cannot open its vault");
-		cmk_vault_close(v);
-		v = NULL;
-		slot = &r->h->kek_new;
-		memset(&err, 0, sizeof(err));
-		ret = open_vault(r->h->kek_new.uri, true, va, r->uuid, &v);
-		if (!ret)
-			ret = cmk_volume_vk_unwrap(r->h, slot, v, 0, vkp,
-						   &err) ?
-			      vault_exit(&err) : EXIT_OK;
-	}
-	if (ret) {
+	if (ret && r->h->kek_state != CMK_KEK_ROT_STAGED)
+		return ret;
+	if (cmk_volume_unlock_vk(r->h, v, open_staged, &sc, vkp,
+				 keys.fingerprint, &staged, &err)) {
 		if (err.msg[0])
 			print_error("unlocking", r->src, &err);
-		goto out;
-	}
-	if (cmk_volume_authenticate(r->h, *vkp, keys.fingerprint, &err)) {
-		print_error("unlocking", r->src, &err);
-		ret = vault_exit(&err);
+		ret = err.msg[0] ? vault_exit(&err) : EXIT_VAULT;
 		goto out;
 	}
 	ret = trust_volume(r->dev, r->h, &keys, va, false, &pr);
@@ -254,7 +253,7 @@ int cmd_kek_rotate(int argc, char *argv[])
 	const struct command *c = find_command("kek-rotate");
 	const char *hdr_path = NULL, *kek = NULL, *to = NULL;
 	const char *to_version = NULL;
-	char uri_key[CMK_HDR_URI_LEN], newest[CMK_VAULT_VERSION_MAX];
+	char uri_key[CMK_HDR_URI_LEN];
 	struct vault_args va = { 0 }, va_to;
 	const char *to_module = NULL, *to_pin_file = NULL;
 	struct cmk_volume_error err = { 0 };
@@ -339,7 +338,7 @@ int cmd_kek_rotate(int argc, char *argv[])
 		goto out;
 	}
 
-	/* The target: --to (another key or vault), else the newest version. */
+	/* The target: --to (another key or vault), else a newer version. */
 	if (to) {
 		ret = open_vault(to, false, &va_to, r.uuid, &v_new);
 		if (ret)
@@ -349,62 +348,26 @@ int cmd_kek_rotate(int argc, char *argv[])
 			ret = EXIT_USAGE;
 			goto out;
 		}
-	} else {
-		struct cmk_vault_error verr;
-
-		v_new = v;
-		v = NULL;
-		snprintf(uri_key, sizeof(uri_key), "%s", old.uri);
-		if (!to_version && r.h->kek_state == CMK_KEK_ROT_STAGED &&
-		    !strcmp(r.h->kek_new.uri, old.uri)) {
-			to_version = r.h->kek_new.key_version;
-		} else if (!to_version) {
-			ret = cmk_vault_newest_version(v_new,
-				&(struct cmk_vault_ctx){ .uuid = r.uuid },
-				old.key_version, newest, sizeof(newest),
-				&verr);
-			if (ret == -ENOENT) {
-				error("%s: the KEK has no enabled version newer than %s (give --to URI for another key)",
-				      r.src, old.key_version[0] ?
-				      old.key_version : "the current one");
-				ret = EXIT_VAULT;
-				goto out;
-			}
-			if (ret) {
-				error("listing the versions of the KEK: %s (%s)",
-				      verr.msg, cmk_vault_class_name(verr.cls));
-				ret = EXIT_VAULT;
-				goto out;
-			}
-			to_version = newest;
-		}
+	} else if (!v) {
+		error("%s: the current KEK's vault cannot be opened: give --to",
+		      r.src);
+		ret = EXIT_VAULT;
+		goto out;
 	}
-
-	/* A rotation to the same target that was staged before: resume. */
-	if (r.h->kek_state == CMK_KEK_ROT_STAGED &&
-	    !strcmp(r.h->kek_new.uri, uri_key) &&
-	    (!to_version || !strcmp(r.h->kek_new.key_version, to_version)) &&
-	    !strcmp(r.h->kek_new.vault_type, v_new->ops->name)) {
-		resumed = true;
-		notice("%s: resuming the staged rotation to %s version %s",
-		       r.src, r.h->kek_new.uri, r.h->kek_new.key_version[0] ?
-		       r.h->kek_new.key_version : "-");
-	} else {
-		int e = cmk_volume_kek_stage(r.fd, r.h, vk, v_new, uri_key,
-					     to_version, &err);
-
-		if (e) {
-			print_error("staging the KEK rotation of", r.src, &err);
-			ret = e == -EALREADY ? EXIT_USAGE : vault_exit(&err);
-			goto out;
-		}
-	}
-	if (cmk_volume_kek_commit(r.fd, r.h, vk, v_new, &err)) {
-		print_error("switching the KEK of", r.src, &err);
-		if (err.kind == CMK_VOLUME_FAIL_VAULT)
+	ret = cmk_volume_kek_rotate(r.fd, r.h, vk, v_new ? v_new : v,
+				    to ? uri_key : NULL, to_version, &resumed,
+				    &err);
+	if (resumed)
+		notice("%s: finished the rotation staged by an earlier run",
+		       r.src);
+	if (ret) {
+		print_error("rotating the KEK of", r.src, &err);
+		if (r.h->kek_state == CMK_KEK_ROT_STAGED &&
+		    err.kind == CMK_VOLUME_FAIL_VAULT)
 			error("%s: the header is left staged: it opens with the old KEK; run kek-rotate again, or kek-rotate --abort",
 			      r.src);
-		ret = vault_exit(&err);
+		ret = ret == -EALREADY ? EXIT_USAGE : ret == -ENOENT ?
+		      EXIT_VAULT : vault_exit(&err);
 		goto out;
 	}
 	ret = rotate_record(&r, va.state_dir, NULL);

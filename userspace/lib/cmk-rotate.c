@@ -345,6 +345,134 @@ int cmk_volume_kek_abort(int fd, struct cmk_hdr *h, const uint8_t *vk,
 	return ret;
 }
 
+/**
+ * cmk_volume_kek_rotate() - rotate a header's KEK: resolve, stage, commit
+ * @fd: the device or header file, locked
+ * @h: its header, authenticated under @vk
+ * @vk: the volume key
+ * @v_new: the vault of the new KEK
+ * @uri_key: the new KEK's URI as the header records it; NULL for a new
+ *	version of the current key (its recorded URI)
+ * @version: the new KEK's version; NULL: with @uri_key, the one its URI
+ *	names; without, the newest enabled version newer than the current
+ *	(cmk_vault_newest_version())
+ * @resumed: set when a rotation to the same target was already staged
+ *	(by a run that was interrupted) and is finished here
+ * @err: why it failed
+ *
+ * Return: 0; -ENOENT when there is no newer version (@err says so; the
+ * header is unchanged); -EALREADY when the target is the current KEK;
+ * or another negative errno, @err classifying it.
+ */
+int cmk_volume_kek_rotate(int fd, struct cmk_hdr *h, const uint8_t *vk,
+			  struct cmk_vault *v_new, const char *uri_key,
+			  const char *version, bool *resumed,
+			  struct cmk_volume_error *err)
+{
+	char newest[CMK_VAULT_VERSION_MAX], uuid[CMK_UUID_STR_LEN];
+	char key[CMK_HDR_URI_LEN];
+	int ret;
+
+	*resumed = false;
+	cmk_uuid_format(h->uuid, uuid);
+	snprintf(key, sizeof(key), "%s", uri_key ? uri_key : h->kek.uri);
+	if (!uri_key && !version) {
+		if (h->kek_state == CMK_KEK_ROT_STAGED &&
+		    !strcmp(h->kek_new.uri, h->kek.uri)) {
+			/* An interrupted rotation to a newer version. */
+			snprintf(newest, sizeof(newest), "%s",
+				 h->kek_new.key_version);
+		} else {
+			ret = cmk_vault_newest_version(v_new,
+				&(struct cmk_vault_ctx){ .uuid = uuid },
+				h->kek.key_version, newest, sizeof(newest),
+				&err->vault);
+			if (ret == -ENOENT)
+				return cmk_volume_fail(err,
+						       CMK_VOLUME_FAIL_SYSTEM,
+						       -ENOENT,
+						       "the KEK has no enabled version newer than %s",
+						       h->kek.key_version[0] ?
+						       h->kek.key_version :
+						       "the current one");
+			if (ret)
+				return cmk_volume_fail(err,
+						       CMK_VOLUME_FAIL_VAULT,
+						       ret,
+						       "listing the versions of the KEK: %s",
+						       err->vault.msg);
+		}
+		version = newest;
+	}
+	if (h->kek_state == CMK_KEK_ROT_STAGED &&
+	    !strcmp(h->kek_new.uri, key) &&
+	    !strcmp(h->kek_new.vault_type, v_new->ops->name) &&
+	    (!version || !strcmp(h->kek_new.key_version, version))) {
+		*resumed = true;
+	} else {
+		ret = cmk_volume_kek_stage(fd, h, vk, v_new, key, version,
+					   err);
+		if (ret)
+			return ret;
+	}
+	return cmk_volume_kek_commit(fd, h, vk, v_new, err);
+}
+
+/**
+ * cmk_volume_unlock_vk() - the volume key of a header being changed
+ * @h: the header
+ * @v: the vault of its current KEK, or NULL if it could not be opened
+ * @open_staged: opens the vault of a staged KEK's URI (the header's, so a
+ *	device URI: it may name the key only), or NULL
+ * @arg: passed to @open_staged
+ * @vkp: the volume key, for cmk_secure_free()
+ * @fp: its fingerprint (CMK_VK_FP_LEN)
+ * @used_staged: set when the staged KEK gave it
+ * @err: why it failed
+ *
+ * One vault call through the current KEK; when a rotation is staged and
+ * the current KEK fails for good (not a transient fault), one through the
+ * staged KEK: a header caught mid-rotation opens with either.  Then the
+ * header's MAC is checked under the key.
+ *
+ * Return: 0 or a negative errno; @err classifies the failure.
+ */
+int cmk_volume_unlock_vk(const struct cmk_hdr *h, struct cmk_vault *v,
+			 struct cmk_vault *(*open_staged)(const char *uri,
+							  void *arg),
+			 void *arg, uint8_t **vkp, char *fp, bool *used_staged,
+			 struct cmk_volume_error *err)
+{
+	struct cmk_vault *vs = NULL;
+	int ret = -EINVAL;
+
+	*vkp = NULL;
+	*used_staged = false;
+	if (v)
+		ret = cmk_volume_vk_unwrap(h, &h->kek, v, 0, vkp, err);
+	if (ret && h->kek_state == CMK_KEK_ROT_STAGED && open_staged &&
+	    !(v && err->kind == CMK_VOLUME_FAIL_VAULT &&
+	      err->vault.cls == CMK_VAULT_TRANSIENT) &&
+	    (!v || err->kind != CMK_VOLUME_FAIL_HEADER)) {
+		vs = open_staged(h->kek_new.uri, arg);
+		if (vs) {
+			memset(err, 0, sizeof(*err));
+			ret = cmk_volume_vk_unwrap(h, &h->kek_new, vs, 0, vkp,
+						   err);
+			*used_staged = !ret;
+			cmk_vault_close(vs);
+		}
+	}
+	if (ret)
+		return ret;
+	ret = cmk_volume_authenticate(h, *vkp, fp, err);
+	if (ret) {
+		cmk_secure_free(*vkp);
+		*vkp = NULL;
+	}
+	return ret;
+}
+
 /*
  * Re-wrap every DEK of @h under @vk_new for the UUID @uuid (the
  * generation kept), checking each under @vk_old first.  Works on a copy of

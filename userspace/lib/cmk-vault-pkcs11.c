@@ -1466,8 +1466,16 @@ static void cmk_p11_close(struct cmk_vault *v)
 
 	if (!p)
 		return;
-	if (p->have_session && p->pin)
+	/*
+	 * A login belongs to the application, not the session: logging out
+	 * here would log out every other handle on the token in this process
+	 * (cmkd's other worker, the staged KEK's vault of a rotation).  Only
+	 * the last user logs out; closing the last session does too.
+	 */
+	pthread_mutex_lock(&cmk_p11_lock);
+	if (p->have_session && p->pin && p->mod->refs == 1)
 		p->mod->f->C_Logout(p->session);
+	pthread_mutex_unlock(&cmk_p11_lock);
 	cmk_p11_disconnect(p);
 	cmk_p11_module_put(p->mod, p->broken);
 	cmk_p11_free(p);

@@ -248,6 +248,15 @@ int cmk_volume_kek_stage(int fd, struct cmk_hdr *h, const uint8_t *vk,
 			 const char *version, struct cmk_volume_error *err);
 int cmk_volume_kek_commit(int fd, struct cmk_hdr *h, const uint8_t *vk,
 			  struct cmk_vault *v, struct cmk_volume_error *err);
+int cmk_volume_kek_rotate(int fd, struct cmk_hdr *h, const uint8_t *vk,
+			  struct cmk_vault *v_new, const char *uri_key,
+			  const char *version, bool *resumed,
+			  struct cmk_volume_error *err);
+int cmk_volume_unlock_vk(const struct cmk_hdr *h, struct cmk_vault *v,
+			 struct cmk_vault *(*open_staged)(const char *uri,
+							  void *arg),
+			 void *arg, uint8_t **vkp, char *fp, bool *used_staged,
+			 struct cmk_volume_error *err);
 int cmk_volume_kek_abort(int fd, struct cmk_hdr *h, const uint8_t *vk,
 			 struct cmk_vault *v, struct cmk_volume_error *err);
 int cmk_volume_vk_rotate(int fd, struct cmk_hdr *h, const uint8_t *vk_old,
