@@ -230,7 +230,7 @@ TEST(good_every_option)
 		"pin-file=/etc/cmk/pin,alert=/usr/local/sbin/cmk-alert,"
 		"audit-log=/var/log/cmk/audit.log,read-only,allow-discards,auto-revalidate,"
 		"module=p11-kit-client,vk-fingerprint=cmkvk1:0123456789abcdef0123456789abcdef,"
-		"allow-rollback\n";
+		"allow-rollback,rotate=auto\n";
 	const struct cmk_tab_entry *e;
 	struct cmk_tab tab;
 	struct reports r;
@@ -257,6 +257,7 @@ TEST(good_every_option)
 	EXPECT_TRUE(e->read_only);
 	EXPECT_TRUE(e->allow_discards);
 	EXPECT_TRUE(e->auto_revalidate);
+	EXPECT_TRUE(e->rotate_auto);
 	cmk_tab_free(&tab);
 }
 
@@ -400,6 +401,8 @@ TEST(bad_names)
 	CHECK_BAD("a /dev/vdb - vk-fingerprint=cmkvk1:00", 1, "not a volume key fingerprint");
 	CHECK_BAD("a /dev/vdb - vk-fingerprint=CMKVK1:0123456789abcdef0123456789abcdef", 1, "not a volume key fingerprint");
 	CHECK_BAD("a /dev/vdb - allow-rollback=yes", 1, "takes no value");
+	CHECK_BAD("a /dev/vdb - rotate=yes", 1, "bad option 'rotate=yes': auto or off");
+	CHECK_BAD("a /dev/vdb - rotate", 1, "needs a value");
 	CHECK_BAD("a /dev/vdb - module=.hidden", 1, "a PKCS#11 module is an absolute path or a name");
 	CHECK_BAD("a /dev/vdb - module=a;b", 1, "a PKCS#11 module is an absolute path or a name");
 	CHECK_BAD("a /dev/vdb - module=", 1, "a PKCS#11 module is an absolute path or a name");

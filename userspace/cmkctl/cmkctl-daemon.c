@@ -305,6 +305,7 @@ void cmkd_volume_text(const char *v)
 		{ "state", "cmkd state" }, { "reason", "reason" },
 		{ "since", "since" }, { "device", "device" },
 		{ "uuid", "volume uuid" }, { "kek", "KEK" },
+		{ "kek_version", "KEK version" }, { "rotate", "rotate" },
 		{ "last_check", "KEK checked" },
 		{ "last_check_result", "check result" },
 		{ "last_check_ok", "KEK last ok" },
@@ -331,4 +332,139 @@ void cmkd_volume_text(const char *v)
 
 		printf("  %.*s\n", end ? (int)(end - e) : 0, e);
 	}
+}
+
+/**
+ * cmkd_volume_of_uuid() - the cmkd volume that has volume @uuid open
+ * @sock: control socket
+ * @uuid: the volume UUID
+ * @name: set to its cmktab name
+ * @size: bytes in @name
+ *
+ * Return: true if cmkd runs and has it mapped (available or degraded).
+ */
+bool cmkd_volume_of_uuid(const char *sock, const char *uuid, char *name,
+			 size_t size)
+{
+	char u[CMK_UUID_STR_LEN + 1], st[32];
+	const char *vols, *v;
+	char *doc = NULL;
+	bool found = false;
+	size_t i;
+
+	if (cmkd_request(sock, "status", 10, &doc))
+		return false;
+	vols = cmk_json_member(doc, "volumes");
+	for (i = 0; vols && (v = cmk_json_item(vols, i)); i++) {
+		if (strcmp(jtext(v, "uuid", u, sizeof(u)), uuid))
+			continue;
+		jtext(v, "state", st, sizeof(st));
+		if (strcmp(st, "available") && strcmp(st, "degraded"))
+			continue;
+		jtext(v, "name", name, size);
+		found = name[0];
+		break;
+	}
+	free(doc);
+	return found;
+}
+
+/**
+ * cmkd_kek_versions() - the KEK versions cmkd watches, volume by volume
+ * @sock: control socket
+ * @fn: called with each volume's name, uuid, KEK URI (as its header
+ *	records it), version and public key hash ("" if none)
+ * @arg: passed to @fn
+ *
+ * Return: 0, or -ENOENT when cmkd does not run.
+ */
+int cmkd_kek_versions(const char *sock,
+		      void (*fn)(const char *name, const char *uuid,
+				 const char *uri, const char *version,
+				 const char *pub, void *arg),
+		      void *arg)
+{
+	char n[CMK_DM_NAME_MAX], u[CMK_UUID_STR_LEN + 1], k[1024], ver[128];
+	char pub[2 * CMK_HDR_PUB_LEN + 1];
+	const char *vols, *v;
+	char *doc = NULL;
+	size_t i;
+	int r;
+
+	r = cmkd_request(sock, "status", 10, &doc);
+	if (r)
+		return no_daemon(r) ? -ENOENT : r;
+	vols = cmk_json_member(doc, "volumes");
+	for (i = 0; vols && (v = cmk_json_item(vols, i)); i++) {
+		if (!jtext(v, "kek_key", k, sizeof(k))[0])
+			continue;
+		jtext(v, "kek_pub", pub, sizeof(pub));
+		/* All zero: the vault gave no public key. */
+		if (strspn(pub, "0") == strlen(pub))
+			pub[0] = '\0';
+		fn(jtext(v, "name", n, sizeof(n)), jtext(v, "uuid", u, sizeof(u)),
+		   k, jtext(v, "kek_version", ver, sizeof(ver)), pub, arg);
+	}
+	free(doc);
+	return 0;
+}
+
+/**
+ * cmkd_kek_rotate_request() - have cmkd rotate the KEK of a volume it has open
+ * @sock: control socket
+ * @name: the volume's cmktab name
+ * @version: the new version, or NULL
+ * @to: the new KEK's URI, or NULL for a newer version of the current key
+ * @json: print cmkd's answer as is
+ *
+ * cmkd rotates the header and moves its KEK checks to the new KEK in one
+ * step: the old KEK may be disabled as soon as this returns.
+ *
+ * Return: an exit code.
+ */
+int cmkd_kek_rotate_request(const char *sock, const char *name,
+			    const char *version, const char *to, bool json)
+{
+	char req[CMKD_REQ_LINE], result[16], reason[512], cls[32];
+	char fv[128], tv[128], fu[1024], tu[1024];
+	const char *from, *dest;
+	char *reply = NULL;
+	int r;
+
+	if ((version && strpbrk(version, " \t\r\n")) ||
+	    (to && strpbrk(to, " \t\r\n")))
+		return usage_error("kek-rotate", "kek-rotate: a version or URI with white space cannot be sent to cmkd");
+	if (snprintf(req, sizeof(req), "kek-rotate %s %s%s%s", name,
+		     version ? version : "-", to ? " " : "", to ? to : "") >=
+	    (int)sizeof(req))
+		return usage_error("kek-rotate", "kek-rotate: URI too long");
+	r = cmkd_request(sock, req, 300, &reply);
+	if (r) {
+		error("rotating the KEK of %s: %s", name, no_daemon(r) ?
+		      "cmkd is not running (no control socket)" :
+		      r == -ETIMEDOUT ? "no answer from cmkd in time" :
+		      strerror(-r));
+		return EXIT_FAIL;
+	}
+	jtext(reply, "result", result, sizeof(result));
+	jtext(reply, "reason", reason, sizeof(reason));
+	jtext(reply, "class", cls, sizeof(cls));
+	if (json) {
+		printf("%s\n", reply);
+	} else if (!strcmp(result, "ok")) {
+		from = cmk_json_member(reply, "from");
+		dest = cmk_json_member(reply, "to");
+		printf("%s: KEK rotated by cmkd, which now checks the new KEK\n  from %s version %s\n  to   %s version %s\n",
+		       name, jtext(from, "uri", fu, sizeof(fu)),
+		       jtext(from, "version", fv, sizeof(fv)),
+		       jtext(dest, "uri", tu, sizeof(tu)),
+		       jtext(dest, "version", tv, sizeof(tv)));
+	}
+	free(reply);
+	if (!strcmp(result, "ok"))
+		return EXIT_OK;
+	error("rotating the KEK of %s: %s", name, reason[0] ? reason :
+	      "refused by cmkd");
+	return strstr(reason, "no enabled version newer") ? EXIT_VAULT :
+	       cls[0] && strcmp(cls, "ok") ? EXIT_VAULT : EXIT_FAIL;
 }

@@ -25,6 +25,8 @@
 #define OPT_TO_PIN_FILE	0x202
 #define OPT_ABORT	0x203
 #define OPT_VERSION	0x204
+#define OPT_SOCKET	0x205
+#define OPT_NO_DAEMON	0x206
 
 /* A device or header file opened to change its header, and locked. */
 struct rotate_dev {
@@ -243,6 +245,8 @@ int cmd_kek_rotate(int argc, char *argv[])
 		{ "to-module", required_argument, NULL, OPT_TO_MODULE },
 		{ "to-pin-file", required_argument, NULL, OPT_TO_PIN_FILE },
 		{ "abort", no_argument, NULL, OPT_ABORT },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "no-daemon", no_argument, NULL, OPT_NO_DAEMON },
 		PIN_OPTIONS,
 		TRUST_OPTIONS,
 		{ "audit-log", required_argument, NULL, 'a' },
@@ -260,7 +264,9 @@ int cmd_kek_rotate(int argc, char *argv[])
 	struct cmk_vault *v = NULL, *v_new = NULL;
 	struct rotate_dev r = { .fd = -1 };
 	struct cmk_kek_ref old;
-	bool json = false, abort_it = false, resumed = false;
+	bool json = false, abort_it = false, resumed = false, daemon = true;
+	const char *sock = CMKD_SOCKET_DEFAULT;
+	char name[CMK_DM_NAME_MAX];
 	struct timespec t0, t1;
 	uint8_t *vk = NULL;
 	int opt, ret;
@@ -289,6 +295,12 @@ int cmd_kek_rotate(int argc, char *argv[])
 		case OPT_ABORT:
 			abort_it = true;
 			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_NO_DAEMON:
+			daemon = false;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -301,6 +313,14 @@ int cmd_kek_rotate(int argc, char *argv[])
 	ret = parse_end(c, argc, argv, 1, 1);
 	if (ret)
 		return ret;
+	/* A volume name (no '/'): cmkd has it open and rotates it. */
+	if (!strchr(argv[optind], '/')) {
+		if (abort_it || hdr_path || to_module || to_pin_file || !daemon)
+			return usage_error(c->name, "%s: a volume name goes to cmkd, which takes --to, --to-version and --json only (give the new vault's settings in the --to URI)",
+					   c->name);
+		return cmkd_kek_rotate_request(sock, argv[optind], to_version,
+					       to, json);
+	}
 	if (abort_it && (to || to_version))
 		return usage_error(c->name, "%s: --abort takes no target",
 				   c->name);
@@ -313,6 +333,23 @@ int cmd_kek_rotate(int argc, char *argv[])
 	ret = rotate_open(&r, argv[optind], hdr_path);
 	if (ret)
 		goto out;
+	/*
+	 * cmkd has the volume open: it rotates, so that its KEK checks move
+	 * to the new KEK with the header (else disabling the old KEK would
+	 * take the volume down).
+	 */
+	if (daemon && !abort_it &&
+	    cmkd_volume_of_uuid(sock, r.uuid, name, sizeof(name))) {
+		rotate_close(&r);
+		if (to_module || to_pin_file) {
+			error("%s is open under cmkd as %s: give the new vault's settings in the --to URI (module-path=, pin-source=), not --to-module or --to-pin-file",
+			      argv[optind], name);
+			return EXIT_USAGE;
+		}
+		notice("%s is open under cmkd as %s: cmkd rotates it", argv[optind],
+		       name);
+		return cmkd_kek_rotate_request(sock, name, to_version, to, json);
+	}
 	ret = rotate_unlock(&r, kek, &va, &vk, &v);
 	if (ret)
 		goto out;
@@ -631,16 +668,56 @@ static bool kek_matches(const struct cmk_host_kek *k, const char *key,
 	return same;
 }
 
+/* What kek-retire-check looks for, and what it found in cmkd. */
+struct retire_ctx {
+	const char *key;
+	const char *version;
+	const char *pub;
+	bool json;
+	size_t used;
+};
+
+static void retire_cmkd(const char *name, const char *uuid, const char *uri,
+			const char *version, const char *pub, void *arg)
+{
+	struct retire_ctx *c = arg;
+	struct cmk_host_kek k = { 0 };
+
+	snprintf(k.uri, sizeof(k.uri), "%s", uri);
+	snprintf(k.version, sizeof(k.version), "%s", version);
+	snprintf(k.pub, sizeof(k.pub), "%s", pub);
+	if (!kek_matches(&k, c->key, c->version, c->pub))
+		return;
+	if (c->json) {
+		printf("%s{\"uuid\":", c->used ? "," : "");
+		json_str(uuid);
+		printf(",\"label\":\"\",\"role\":\"checked by cmkd\",\"name\":");
+		json_str(name);
+		printf(",\"version\":");
+		json_str(version);
+		printf("}");
+	} else {
+		if (!c->used)
+			printf("NOT safe to disable: these volumes on this host still need it\n");
+		printf("  %s  %-20s checked by cmkd, version %s\n", uuid, name,
+		       version[0] ? version : "-");
+	}
+	c->used++;
+}
+
 int cmd_kek_retire_check(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "version", required_argument, NULL, OPT_VERSION },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command *c = find_command("kek-retire-check");
+	const char *sock = CMKD_SOCKET_DEFAULT;
+	struct retire_ctx rc = { 0 };
 	const char *version = NULL, *state_dir = NULL, *pub = NULL;
 	char key[CMK_HDR_URI_LEN], idver[2 * CMK_P11_ID_MAX + 1];
 	struct cmk_volume_error err = { 0 };
@@ -657,6 +734,9 @@ int cmd_kek_retire_check(int argc, char *argv[])
 			break;
 		case OPT_STATE_DIR:
 			state_dir = optarg;
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -738,11 +818,17 @@ int cmd_kek_retire_check(int argc, char *argv[])
 		}
 		used++;
 	}
+	/* The versions cmkd checks: a volume it has open needs them too. */
+	rc = (struct retire_ctx){ pub ? "" : key, version, pub, json, used };
+	ret = cmkd_kek_versions(sock, retire_cmkd, &rc);
+	used = rc.used;
 	if (json)
-		printf("],\"safe\":%s}\n", used ? "false" : "true");
+		printf("],\"cmkd\":%s,\"safe\":%s}\n", ret ? "false" : "true",
+		       used ? "false" : "true");
 	else if (!used)
-		printf("safe to disable: none of the %zu volume%s this host knows is wrapped by it\n",
-		       n, n == 1 ? "" : "s");
+		printf("safe to disable: none of the %zu volume%s this host knows is wrapped by it%s\n",
+		       n, n == 1 ? "" : "s", ret ? " (cmkd is not running)" :
+		       ", and cmkd checks it for none");
 	else
 		printf("rotate them first: cmkctl kek-rotate DEVICE\n");
 	free(l);

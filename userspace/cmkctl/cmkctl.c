@@ -1822,13 +1822,15 @@ static const struct command commands[] = {
 	  "  -f, --force             write even if the header does not match\n"
 	  "      --state-dir DIR     this host's volume records (default\n"
 	  "                          " CMK_STATE_DIR ")\n" },
-	{ "kek-rotate", cmd_kek_rotate, "DEVICE [--to URI] [OPTIONS]",
+	{ "kek-rotate", cmd_kek_rotate, "DEVICE|NAME [--to URI] [OPTIONS]",
 	  "Wrap the volume key under a new KEK: the newest version of the\n"
 	  "current key, or --to another key, in this vault or another.  The\n"
 	  "new key is checked (as validate-kek), the wrap staged in the\n"
 	  "header and synced, unwrapped again through the new KEK, and only\n"
-	  "then made current.  The volume may be open and mounted.  A staged\n"
-	  "rotation left by a crash is resumed by running it again.",
+	  "then made current.  The volume may be open and mounted; when cmkd\n"
+	  "has it open (or NAME is its cmktab name), cmkd rotates it and moves\n"
+	  "its KEK checks to the new KEK.  A staged rotation left by a crash\n"
+	  "is resumed by running it again.",
 	  "      --header FILE       detached header file\n"
 	  "  -k, --kek URI           the current KEK (default: the header's)\n"
 	  "  -t, --to URI            the new KEK (default: the current key's\n"
@@ -1837,6 +1839,9 @@ static const struct command commands[] = {
 	  "      --to-module MODULE  PKCS#11 module of the new KEK's vault\n"
 	  "      --to-pin-file FILE  PIN of the new KEK's vault\n"
 	  "      --abort             drop a staged rotation\n"
+	  "      --socket PATH       cmkd's control socket\n"
+	  "      --no-daemon         rotate here even if cmkd has the volume open\n"
+	  "                          (cmkd then keeps checking the old KEK)\n"
 	  PIN_HELP
 	  TRUST_HELP
 	  "      --audit-log FILE    append vault audit records to FILE\n"

@@ -136,5 +136,16 @@ void cmkd_status_list(const char *sock, bool json);
 const char *cmkd_status_volume(const char *sock, const char *name,
 			       char **doc);
 void cmkd_volume_text(const char *vol);
+/* Longest request line cmkd takes, with the newline (cmkd.h CMKD_REQ_MAX). */
+#define CMKD_REQ_LINE	2048
+bool cmkd_volume_of_uuid(const char *sock, const char *uuid, char *name,
+			 size_t size);
+int cmkd_kek_versions(const char *sock,
+		      void (*fn)(const char *name, const char *uuid,
+				 const char *uri, const char *version,
+				 const char *pub, void *arg),
+		      void *arg);
+int cmkd_kek_rotate_request(const char *sock, const char *name,
+			    const char *version, const char *to, bool json);
 
 #endif /* CMKCTL_H */

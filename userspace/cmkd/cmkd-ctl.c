@@ -8,6 +8,10 @@
  *                            recent events and audit records
  *   revalidate NAME          answered once the volume is back, or not
  *   close NAME [deferred]
+ *   kek-rotate NAME [VERSION|- [URI]]
+ *                            rotate the KEK of an open volume: to VERSION
+ *                            (- or absent: the newest) of the current key,
+ *                            or of the key URI; answered when done
  *
  * Connections are non-blocking and served from the main loop's poll: a
  * client has CMKD_CONN_MS to send its request and CMKD_CONN_MS more to
@@ -307,6 +311,19 @@ static void cmkd_json_volume(struct cmkd *d, const struct cmkd_volume *v,
 	cmkd_buf_json(b, v->uuid[0] ? v->uuid : NULL);
 	cmkd_buf_printf(b, ",\"kek\":");
 	cmkd_buf_json(b, k ? k->safe_uri : NULL);
+	cmkd_buf_printf(b, ",\"kek_key\":");
+	cmkd_buf_json(b, v->h ? v->h->kek.uri : NULL);
+	cmkd_buf_printf(b, ",\"kek_version\":");
+	cmkd_buf_json(b, v->h ? v->h->kek.key_version : NULL);
+	cmkd_buf_printf(b, ",\"kek_pub\":\"");
+	for (i = 0; v->h && i < CMK_HDR_PUB_LEN; i++)
+		cmkd_buf_printf(b, "%02x", v->h->kek.pub[i]);
+	cmkd_buf_printf(b, "\"");
+	cmkd_buf_printf(b, ",\"kek_staged\":%s,\"rotate\":\"%s\",\"rotating\":%s,\"rotate_failures\":%u",
+			v->h && v->h->kek_state == CMK_KEK_ROT_STAGED ?
+			"true" : "false", v->e->rotate_auto ? "auto" : "off",
+			v->rotate_pending ? "true" : "false",
+			v->rotate_failures);
 	cmkd_buf_printf(b, ",\"poll_s\":%.3f,\"lease_s\":%.3f,\"grace_s\":%.3f,\"auto_revalidate\":%s",
 			(double)v->e->poll_ms / 1000,
 			(double)v->e->lease_ms / 1000,
@@ -374,12 +391,13 @@ static void cmkd_ctl_error(int fd, const char *reason)
 /* Handle one request; returns true if @fd was handed on (revalidate). */
 static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 {
-	char *cmd, *name, *arg, *save = NULL, msg[CMKD_REASON_MAX];
+	char *cmd, *name, *arg, *arg2, *save = NULL, msg[CMKD_REASON_MAX];
 	struct cmkd_volume *v;
 
 	cmd = strtok_r(req, " \t\r\n", &save);
 	name = strtok_r(NULL, " \t\r\n", &save);
 	arg = strtok_r(NULL, " \t\r\n", &save);
+	arg2 = strtok_r(NULL, " \t\r\n", &save);
 	if (!cmd) {
 		cmkd_ctl_error(fd, "empty request");
 		return false;
@@ -388,12 +406,27 @@ static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 		cmkd_ctl_status(d, fd);
 		return false;
 	}
-	if (strcmp(cmd, "revalidate") && strcmp(cmd, "close")) {
+	if (strcmp(cmd, "revalidate") && strcmp(cmd, "close") &&
+	    strcmp(cmd, "kek-rotate")) {
 		cmkd_ctl_error(fd, "unknown request");
 		return false;
 	}
-	if (!name || (arg && (strcmp(cmd, "close") ||
-			      strcmp(arg, "deferred")))) {
+	if (!strcmp(cmd, "kek-rotate") && name &&
+	    !strtok_r(NULL, " \t\r\n", &save)) {
+		v = cmkd_find(d, name);
+		if (!v) {
+			snprintf(msg, sizeof(msg), "no volume %s in %s", name,
+				 d->tab_path);
+			cmkd_ctl_error(fd, msg);
+			return false;
+		}
+		if (arg && !strcmp(arg, "-"))
+			arg = NULL;
+		cmkd_kek_rotate(d, v, arg2, arg, fd);
+		return true;
+	}
+	if (!name || arg2 || (arg && (strcmp(cmd, "close") ||
+				      strcmp(arg, "deferred")))) {
 		cmkd_ctl_error(fd, "bad request");
 		return false;
 	}

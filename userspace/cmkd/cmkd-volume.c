@@ -239,28 +239,70 @@ static bool cmkd_str_eq(const char *a, const char *b)
 }
 
 /*
+ * The URI cmkd reaches volume @v's KEK by, into *@uri (malloc'd):
+ *   - after a rotation to another vault, the URI it was given (with that
+ *     vault's settings), until cmktab names it;
+ *   - cmktab's kek= when it names the key the header records (its
+ *     version, from the header, picks the version);
+ *   - the header's key with cmktab's local settings (kek='s query) when a
+ *     rotation moved the volume to another key of the same vault;
+ *   - the header's key alone (*@device_uri) when cmktab gives no kek=.
+ */
+static int cmkd_kek_uri(const struct cmkd_volume *v, char **uri,
+			bool *device_uri)
+{
+	const char *tab = v->e->kek_uri, *q;
+	char key[CMK_HDR_URI_LEN];
+
+	*device_uri = false;
+	if (v->kek_override) {
+		*uri = strdup(v->kek_override);
+	} else if (!tab) {
+		*device_uri = true;
+		*uri = strdup(v->h->kek.uri);
+	} else if (!cmk_vault_uri_key(tab, key, sizeof(key)) &&
+		   !strcmp(key, v->h->kek.uri)) {
+		*uri = strdup(tab);
+	} else {
+		q = strchr(tab, '?');
+		if (asprintf(uri, "%s%s", v->h->kek.uri, q ? q : "") < 0)
+			*uri = NULL;
+	}
+	return *uri ? 0 : -ENOMEM;
+}
+
+/*
  * The KEK of volume @v, whose header has been read: shared by every volume
- * that names the same key with the same local settings.
+ * that names the same key version with the same local settings.
  */
 static struct cmkd_kek *cmkd_kek_get(struct cmkd *d, struct cmkd_volume *v)
 {
-	const char *uri = v->e->kek_uri ? v->e->kek_uri : v->h->kek.uri;
-	bool device_uri = !v->e->kek_uri;
+	const char *version = v->h->kek.key_version;
 	struct cmkd_kek *k;
+	bool device_uri;
+	char *uri;
 
+	if (cmkd_kek_uri(v, &uri, &device_uri))
+		return NULL;
 	for (k = d->keks; k; k = k->next)
 		if (!strcmp(k->uri, uri) && k->device_uri == device_uri &&
+		    !strcmp(k->version, version) &&
 		    cmkd_str_eq(k->pin_file, v->e->pin_file) &&
-		    cmkd_str_eq(k->module, v->e->module))
+		    cmkd_str_eq(k->module, v->e->module)) {
+			free(uri);
 			return k;
+		}
 	k = calloc(1, sizeof(*k));
-	if (!k)
+	if (!k) {
+		free(uri);
 		return NULL;
-	k->uri = strdup(uri);
+	}
+	k->uri = uri;
 	k->pin_file = v->e->pin_file ? strdup(v->e->pin_file) : NULL;
 	k->module = v->e->module ? strdup(v->e->module) : NULL;
 	k->device_uri = device_uri;
-	if (!k->uri || (v->e->pin_file && !k->pin_file) ||
+	snprintf(k->version, sizeof(k->version), "%s", version);
+	if ((v->e->pin_file && !k->pin_file) ||
 	    (v->e->module && !k->module)) {
 		free(k->uri);
 		free(k->pin_file);
@@ -346,6 +388,18 @@ static struct cmkd_volume *cmkd_kek_subject(struct cmkd *d, struct cmkd_kek *k)
 	return any;
 }
 
+/* Is a mapped volume of @k under rotate=auto? */
+static bool cmkd_kek_auto(struct cmkd *d, const struct cmkd_kek *k)
+{
+	size_t i;
+
+	for (i = 0; i < d->nvols; i++)
+		if (d->vols[i].kek == k && d->vols[i].e->rotate_auto &&
+		    cmkd_mapped(&d->vols[i]))
+			return true;
+	return false;
+}
+
 static void cmkd_start_check(struct cmkd *d, struct cmkd_kek *k,
 			     struct cmkd_volume *v)
 {
@@ -362,6 +416,7 @@ static void cmkd_start_check(struct cmkd *d, struct cmkd_kek *k,
 		job->device_uri = k->device_uri;
 		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
 		snprintf(job->uuid, sizeof(job->uuid), "%s", v->uuid);
+		job->list_versions = cmkd_kek_auto(d, k);
 		/* The fixed part of the header and extent 0: all a check uses. */
 		job->chk = *v->h;
 		job->chk.extent_count = 1;
@@ -476,6 +531,7 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 		cmkd_open_failed(d, v, job);
 		return;
 	}
+	memcpy(v->fingerprint, job->keys.fingerprint, sizeof(v->fingerprint));
 	/* The worker proved the KEK usable just now. */
 	v->kek->last_ok = time(NULL);
 	v->kek->first_fail = 0;
@@ -526,6 +582,244 @@ static void cmkd_open_done(struct cmkd *d, struct cmkd_volume *v,
 	cmkd_answer(v, true);
 	if (v->kek->next_check < cmkd_now_ms() + v->kek->poll_ms)
 		v->kek->next_check = cmkd_now_ms() + v->kek->poll_ms;
+}
+
+/* ---- KEK rotation ---- */
+
+static void cmkd_rotate_answer(struct cmkd_volume *v, const struct cmkd_job *job)
+{
+	struct cmkd_buf b = { 0 };
+
+	if (v->rotate_client < 0)
+		return;
+	cmkd_buf_printf(&b, "{\"name\":");
+	cmkd_buf_json(&b, v->e->name);
+	cmkd_buf_printf(&b, ",\"result\":\"%s\"", job->ret ? "error" : "ok");
+	if (job->ret) {
+		cmkd_buf_printf(&b, ",\"class\":\"%s\",\"reason\":",
+				cmk_vault_class_name(job->err.kind ==
+					CMK_VOLUME_FAIL_VAULT ?
+					job->err.vault.cls : CMK_VAULT_OK));
+		cmkd_buf_json(&b, job->err.msg);
+	} else {
+		cmkd_buf_printf(&b, ",\"from\":{\"uri\":");
+		cmkd_buf_json(&b, job->from.uri);
+		cmkd_buf_printf(&b, ",\"version\":");
+		cmkd_buf_json(&b, job->from.key_version);
+		cmkd_buf_printf(&b, "},\"to\":{\"uri\":");
+		cmkd_buf_json(&b, v->h->kek.uri);
+		cmkd_buf_printf(&b, ",\"version\":");
+		cmkd_buf_json(&b, v->h->kek.key_version);
+		cmkd_buf_printf(&b, "},\"resumed\":%s,\"seqno\":%llu",
+				job->resumed ? "true" : "false",
+				(unsigned long long)v->h->seqno);
+	}
+	cmkd_buf_printf(&b, "}");
+	cmkd_ctl_reply(v->rotate_client, b.oom ? "{\"result\":\"error\"}" :
+		       b.p);
+	cmkd_buf_free(&b);
+	cmkd_ctl_done(v->rotate_client);
+	v->rotate_client = -1;
+}
+
+/*
+ * Rotate @v's KEK on the open worker: to @to_uri (NULL: a newer version of
+ * the current key) at @to_version (NULL: the newest, or the URI's).
+ * @client: control connection to answer, or -1 (rotate=auto).
+ */
+static int cmkd_start_rotate(struct cmkd *d, struct cmkd_volume *v,
+			     const char *to_uri, const char *to_version,
+			     int client)
+{
+	struct cmkd_job *job = calloc(1, sizeof(*job));
+	bool oom = false;
+
+	if (job) {
+		job->type = CMKD_JOB_ROTATE;
+		job->vol = v;
+		job->uri = cmkd_strdup_opt(v->kek->uri, &oom);
+		job->pin_file = cmkd_strdup_opt(v->kek->pin_file, &oom);
+		job->module = cmkd_strdup_opt(v->kek->module, &oom);
+		job->device_uri = v->kek->device_uri;
+		job->vk_fingerprint = cmkd_strdup_opt(v->fingerprint, &oom);
+		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
+		job->device = cmkd_strdup_opt(v->dev, &oom);
+		job->header = cmkd_strdup_opt(v->e->header, &oom);
+		job->to_uri = cmkd_strdup_opt(to_uri, &oom);
+		job->to_version = cmkd_strdup_opt(to_version, &oom);
+		snprintf(job->uuid, sizeof(job->uuid), "%s", v->uuid);
+	}
+	if (!job || oom) {
+		cmkd_job_free(job);
+		return -ENOMEM;
+	}
+	v->rotate_pending = true;
+	v->rotate_client = client;
+	cmkd_worker_submit(job);
+	return 0;
+}
+
+/**
+ * cmkd_kek_rotate() - rotate a volume's KEK for the administrator
+ * @d: the daemon
+ * @v: the volume; open
+ * @to_uri: the new KEK (with its vault's settings if they differ), or
+ *	NULL for a newer version of the current key
+ * @to_version: its version, or NULL
+ * @client: control connection, answered when the rotation is done
+ *
+ * Return: 0 if started (answered later), else the answer was sent.
+ */
+int cmkd_kek_rotate(struct cmkd *d, struct cmkd_volume *v, const char *to_uri,
+		    const char *to_version, int client)
+{
+	const char *why = NULL;
+
+	if (!cmkd_mapped(v) || !v->h || !v->kek)
+		why = "the volume is not open: rotate its header with cmkctl kek-rotate DEVICE";
+	else if (v->rotate_pending)
+		why = "a KEK rotation of this volume is already running";
+	else if (to_uri && !cmk_vault_backend(to_uri))
+		why = "not a KEK URI";
+	if (!why && !cmkd_start_rotate(d, v, to_uri, to_version, client)) {
+		cmkd_log(LOG_NOTICE, v, NULL,
+			 "KEK rotation requested: to %s%s%s",
+			 to_uri ? "another key" : "a newer version",
+			 to_version ? ", version " : "",
+			 to_version ? to_version : "");
+		return 0;
+	}
+	{
+		struct cmkd_buf buf = { 0 };
+
+		cmkd_buf_printf(&buf, "{\"result\":\"error\",\"reason\":");
+		cmkd_buf_json(&buf, why ? why : "out of memory");
+		cmkd_buf_printf(&buf, "}");
+		cmkd_ctl_reply(client, buf.oom ? "{\"result\":\"error\"}" :
+			       buf.p);
+		cmkd_buf_free(&buf);
+	}
+	cmkd_ctl_done(client);
+	return -EINVAL;
+}
+
+/* The next automatic rotation attempt after a failure: backoff + jitter. */
+static void cmkd_rotate_later(struct cmkd_volume *v)
+{
+	uint64_t jitter;
+
+	if (!v->rotate_backoff_ms)
+		v->rotate_backoff_ms = CMKD_ROTATE_BACKOFF_MIN_MS;
+	else if (v->rotate_backoff_ms < CMKD_ROTATE_BACKOFF_MAX_MS / 2)
+		v->rotate_backoff_ms *= 2;
+	else
+		v->rotate_backoff_ms = CMKD_ROTATE_BACKOFF_MAX_MS;
+	jitter = (uint64_t)random() % (v->rotate_backoff_ms / 4 + 1);
+	v->next_rotate = cmkd_now_ms() + v->rotate_backoff_ms + jitter;
+}
+
+static void cmkd_rotate_done(struct cmkd *d, struct cmkd_volume *v,
+			     struct cmkd_job *job)
+{
+	enum cmk_vault_class cls = job->err.kind == CMK_VOLUME_FAIL_VAULT ?
+		job->err.vault.cls : CMK_VAULT_OK;
+	bool manual = v->rotate_client >= 0;
+	struct cmkd_kek *k;
+
+	v->rotate_pending = false;
+	/*
+	 * Follow the header as it is on the device: the rotation's header,
+	 * or, when a step after the switch failed, whatever the job read
+	 * back (written by this job under the volume's own key).
+	 */
+	if (job->h && v->h && !cmk_kek_ref_same(&job->h->kek, &v->h->kek) &&
+	    !memcmp(job->h->uuid, v->h->uuid, sizeof(v->h->uuid))) {
+		cmk_hdr_free(v->h);
+		v->h = job->h;
+		job->h = NULL;
+		if (job->to_uri && strchr(job->to_uri, '?')) {
+			free(v->kek_override);
+			v->kek_override = strdup(job->to_uri);
+		}
+		k = cmkd_kek_get(d, v);
+		if (k) {
+			v->kek = k;
+			if (v->e->poll_ms < k->poll_ms)
+				k->poll_ms = v->e->poll_ms;
+			/* The job proved the new KEK just now. */
+			k->last_ok = time(NULL);
+			if (!k->next_check ||
+			    k->next_check > cmkd_now_ms() + k->poll_ms)
+				k->next_check = cmkd_now_ms() + k->poll_ms;
+		}
+		cmkd_log(LOG_NOTICE, v, "kek-rotated",
+			 "KEK rotated%s: version %s of %s now wraps the volume key (was version %s of %s)%s",
+			 job->resumed ? " (a staged rotation finished)" : "",
+			 v->h->kek.key_version[0] ? v->h->kek.key_version : "-",
+			 v->h->kek.uri,
+			 job->from.key_version[0] ? job->from.key_version : "-",
+			 job->from.uri,
+			 v->kek_override ? "; name the new KEK in cmktab (kek=) before cmkd restarts" : "");
+		cmkd_audit(d, v, "kek-rotate", CMK_VAULT_OK);
+		cmkd_alert(v, "kek-rotated");
+		if (job->ret) {
+			cmkd_log(LOG_WARNING, v, NULL,
+				 "after the switch: %s", job->err.msg);
+			job->ret = 0;
+		}
+		v->rotate_backoff_ms = 0;
+		v->rotate_failures = 0;
+		v->next_rotate = 0;
+	} else if (job->ret == -ENOENT || job->ret == -EALREADY) {
+		/* Nothing newer (rotate=auto raced a version that went away). */
+	} else if (job->ret) {
+		if (!manual) {
+			v->rotate_failures++;
+			cmkd_rotate_later(v);
+		}
+		cmkd_log(LOG_ERR, v, "kek-rotate-failed",
+			 "KEK rotation failed%s: %s; the volume stays on version %s of its KEK%s",
+			 manual ? "" : " (rotate=auto)", job->err.msg,
+			 v->h && v->h->kek.key_version[0] ?
+			 v->h->kek.key_version : "-",
+			 manual ? "" : "; retrying later");
+		cmkd_audit(d, v, "kek-rotate", cls == CMK_VAULT_OK ?
+			   CMK_VAULT_TRANSIENT : cls);
+		cmkd_alert(v, "kek-rotate-failed");
+	}
+	cmkd_rotate_answer(v, job);
+}
+
+/*
+ * After a check that saw a newer version of @k: rotate its rotate=auto
+ * volumes (each once its backoff allows).
+ */
+static void cmkd_rotate_auto(struct cmkd *d, struct cmkd_kek *k,
+			     const char *newest)
+{
+	uint64_t now = cmkd_now_ms();
+	size_t i;
+
+	if (strcmp(k->newest, newest)) {
+		snprintf(k->newest, sizeof(k->newest), "%s", newest);
+		cmkd_log(LOG_NOTICE, NULL, NULL,
+			 "KEK %s: a newer version (%s) is available",
+			 k->safe_uri, newest);
+	}
+	for (i = 0; i < d->nvols; i++) {
+		struct cmkd_volume *v = &d->vols[i];
+
+		if (v->kek != k || !v->e->rotate_auto || !cmkd_mapped(v) ||
+		    v->rotate_pending || (v->next_rotate && now < v->next_rotate))
+			continue;
+		if (cmkd_start_rotate(d, v, NULL, newest, -1))
+			cmkd_log(LOG_ERR, v, NULL,
+				 "out of memory starting a KEK rotation");
+		else
+			cmkd_log(LOG_NOTICE, v, NULL,
+				 "rotate=auto: moving to version %s of its KEK",
+				 newest);
+	}
 }
 
 /* Apply the grace period to the mapped volumes of @k. */
@@ -584,6 +878,8 @@ static void cmkd_check_done(struct cmkd *d, struct cmkd_job *job)
 	if (cls == CMK_VAULT_OK) {
 		k->last_ok = k->last_check;
 		k->first_fail = 0;
+		if (job->newest[0])
+			cmkd_rotate_auto(d, k, job->newest);
 	} else if (cmkd_class_transient(cls)) {
 		if (!k->first_fail)
 			k->first_fail = k->check_started;
@@ -628,6 +924,8 @@ void cmkd_job_done(struct cmkd *d, struct cmkd_job *job)
 {
 	if (job->type == CMKD_JOB_OPEN)
 		cmkd_open_done(d, job->vol, job);
+	else if (job->type == CMKD_JOB_ROTATE)
+		cmkd_rotate_done(d, job->vol, job);
 	else
 		cmkd_check_done(d, job);
 	cmkd_job_free(job);
@@ -714,6 +1012,7 @@ int cmkd_volumes_init(struct cmkd *d)
 
 		v->e = &d->tab.entries[i];
 		v->client = -1;
+		v->rotate_client = -1;
 		snprintf(v->uuid, sizeof(v->uuid), "%s", v->e->uuid);
 		snprintf(v->dev, sizeof(v->dev), "%s",
 			 v->e->device ? v->e->device : "");

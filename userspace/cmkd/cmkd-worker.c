@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmkd.h"
@@ -35,6 +36,13 @@ static struct cmkd_worker cmkd_workers[] = {
 	[CMKD_JOB_OPEN] = { .cond = PTHREAD_COND_INITIALIZER },
 	[CMKD_JOB_CHECK] = { .cond = PTHREAD_COND_INITIALIZER },
 };
+
+/* Rotations read and write headers: they queue behind the opens. */
+static struct cmkd_worker *cmkd_worker_of(const struct cmkd_job *job)
+{
+	return &cmkd_workers[job->type == CMKD_JOB_CHECK ? CMKD_JOB_CHECK :
+			     CMKD_JOB_OPEN];
+}
 
 #define CMKD_WORKERS (sizeof(cmkd_workers) / sizeof(cmkd_workers[0]))
 
@@ -59,6 +67,8 @@ void cmkd_job_free(struct cmkd_job *job)
 	free(job->audit_log);
 	free(job->device);
 	free(job->header);
+	free(job->to_uri);
+	free(job->to_version);
 	free(job);
 }
 
@@ -157,6 +167,134 @@ static int cmkd_job_header(struct cmkd_job *job)
 	return 0;
 }
 
+/* Open the vault of a staged KEK (cmk_volume_unlock_vk()). */
+static struct cmk_vault *cmkd_job_staged(const char *uri, void *arg)
+{
+	struct cmkd_job *job = arg;
+	struct cmk_volume_error saved = job->err;
+	struct cmk_vault *v = NULL;
+	bool device_uri = job->device_uri;
+
+	job->device_uri = true;
+	if (cmkd_job_vault(job, uri, &v))
+		v = NULL;
+	job->device_uri = device_uri;
+	job->err = saved;
+	return v;
+}
+
+/* A URI that names its own module or PIN source (a vault of its own). */
+static bool cmkd_uri_has_settings(const char *uri)
+{
+	const char *q = strchr(uri, '?');
+
+	return q && (strstr(q, "module-") || strstr(q, "pin-source="));
+}
+
+/*
+ * Rotate the KEK of the volume's header: the header read and locked, the
+ * volume key unwrapped (current KEK, or the staged one of an interrupted
+ * rotation), the volume checked to be the one open (its fingerprint), then
+ * cmk_volume_kek_rotate().  On failure after the header may have changed,
+ * the header is read back into @job->h so that the main thread follows it.
+ */
+static int cmkd_job_rotate(struct cmkd_job *job, struct cmk_vault **vp)
+{
+	const char *src = job->header ? job->header : job->device;
+	struct cmk_vault *v_new = NULL;
+	char key[CMK_HDR_URI_LEN], fp[CMK_VK_FP_LEN], u[CMK_UUID_STR_LEN];
+	struct cmk_hdr_read_info info;
+	struct cmk_volume_error e2;
+	uint8_t *vk = NULL;
+	bool staged;
+	struct stat st;
+	int fd, ret;
+
+	fd = cmk_file_open(src, O_RDWR | O_CLOEXEC,
+			   CMK_FILE_REG | CMK_FILE_BLK, &st);
+	if (fd < 0)
+		return cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, fd,
+				      "opening %s: %s", src, strerror(-fd));
+	ret = cmk_volume_lock(fd, &job->err);
+	if (ret)
+		goto out;
+	ret = cmk_hdr_read(fd, &job->h, &info);
+	if (ret) {
+		cmkd_job_failk(job, CMK_VOLUME_FAIL_HEADER, ret,
+			       "reading the header of %s: %s", src,
+			       info.why[0] ? info.why[0] : strerror(-ret));
+		goto out;
+	}
+	cmk_uuid_format(job->h->uuid, u);
+	if (strcmp(u, job->uuid)) {
+		ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_HEADER, -EUCLEAN,
+				     "%s now holds volume %s, not %s", src, u,
+				     job->uuid);
+		goto out;
+	}
+	job->from = job->h->kek;
+	if (cmkd_job_vault(job, job->uri, vp))
+		*vp = NULL;
+	ret = cmk_volume_unlock_vk(job->h, *vp, cmkd_job_staged, job, &vk,
+				   fp, &staged, &job->err);
+	if (ret)
+		goto out;
+	if (!job->vk_fingerprint || strcmp(fp, job->vk_fingerprint)) {
+		ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
+				     "the header on %s is not the volume that is open (volume key fingerprint %s)",
+				     src, fp);
+		goto out;
+	}
+	if (job->to_uri) {
+		char *pin_file = job->pin_file, *module = job->module;
+		bool device_uri = job->device_uri;
+
+		/* A URI with settings of its own names another vault. */
+		if (cmkd_uri_has_settings(job->to_uri)) {
+			job->pin_file = NULL;
+			job->module = NULL;
+		}
+		job->device_uri = false;
+		ret = cmkd_job_vault(job, job->to_uri, &v_new);
+		job->pin_file = pin_file;
+		job->module = module;
+		job->device_uri = device_uri;
+		if (ret)
+			goto out;
+		if (cmk_vault_uri_key(job->to_uri, key, sizeof(key))) {
+			ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, -E2BIG,
+					     "the new KEK's URI is too long");
+			goto out;
+		}
+	} else if (!*vp) {
+		ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_VAULT, -EAGAIN,
+				     "the current KEK's vault cannot be opened: %s",
+				     job->err.vault.msg);
+		goto out;
+	}
+	ret = cmk_volume_kek_rotate(fd, job->h, vk, v_new ? v_new : *vp,
+				    job->to_uri ? key : NULL, job->to_version,
+				    &job->resumed, &job->err);
+	if (!ret && cmk_pin_record(NULL, job->h, NULL, &e2))
+		/* The header is rotated: say so, and follow it anyway. */
+		cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM, -EIO,
+			       "this host's record of the volume was not updated: %s",
+			       e2.msg);
+	if (ret && ret != -ENOENT && ret != -EALREADY) {
+		/* Whatever reached the device is what the volume is now. */
+		cmk_hdr_free(job->h);
+		job->h = NULL;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (cmk_hdr_read(fd, &job->h, &info))
+			job->h = NULL;
+	}
+out:
+	cmk_secure_free(vk);
+	cmk_vault_close(v_new);
+	close(fd);
+	return ret;
+}
+
 static void cmkd_job_try(struct cmkd_job *job)
 {
 	struct cmk_vault *v = NULL;
@@ -168,12 +306,31 @@ static void cmkd_job_try(struct cmkd_job *job)
 	job->err.extent = -1;
 	if (job->type == CMKD_JOB_OPEN) {
 		job->ret = cmkd_job_header(job);
-		if (!job->ret)
-			job->ret = cmkd_job_vault(job, job->uri ? job->uri :
-						  job->h->kek.uri, &v);
-		if (!job->ret)
-			job->ret = cmk_volume_unlock(job->h, v, &job->keys,
-						     &job->err);
+		if (!job->ret) {
+			int r = cmkd_job_vault(job, job->uri ? job->uri :
+					       job->h->kek.uri, &v);
+
+			job->ret = r ? r : cmk_volume_unlock(job->h, v,
+							     &job->keys,
+							     &job->err);
+		}
+		/* Mid KEK rotation: the old KEK gone, the staged one. */
+		if (job->ret && job->h &&
+		    job->h->kek_state == CMK_KEK_ROT_STAGED &&
+		    job->err.kind == CMK_VOLUME_FAIL_VAULT &&
+		    job->err.vault.cls != CMK_VAULT_TRANSIENT &&
+		    job->err.vault.cls != CMK_VAULT_CONFIG) {
+			struct cmk_vault *vs = cmkd_job_staged(
+				job->h->kek_new.uri, job);
+
+			if (vs) {
+				memset(&job->err, 0, sizeof(job->err));
+				job->ret = cmk_volume_unlock_slot(job->h,
+					&job->h->kek_new, vs, &job->keys,
+					&job->err);
+				cmk_vault_close(vs);
+			}
+		}
 		/* Before any table is loaded: the volume this host knows? */
 		if (!job->ret) {
 			job->pin_opts.fingerprint = job->vk_fingerprint;
@@ -184,12 +341,26 @@ static void cmkd_job_try(struct cmkd_job *job)
 			if (job->ret)
 				cmk_volume_keys_wipe(&job->keys);
 		}
+	} else if (job->type == CMKD_JOB_ROTATE) {
+		job->ret = cmkd_job_rotate(job, &v);
 	} else {
 		job->chk.ext = &job->chk_ext;
+		job->newest[0] = '\0';
 		job->ret = cmkd_job_vault(job, job->uri, &v);
 		if (!job->ret)
 			job->ret = cmk_volume_check_kek(&job->chk, v,
 							&job->err);
+		/* rotate=auto: one list-versions call, after a good check. */
+		if (!job->ret && job->list_versions) {
+			struct cmk_vault_ctx ctx = { .uuid = job->uuid };
+			struct cmk_vault_error e;
+
+			if (cmk_vault_newest_version(v, &ctx,
+						     job->chk.kek.key_version,
+						     job->newest,
+						     sizeof(job->newest), &e))
+				job->newest[0] = '\0';
+		}
 	}
 	if (v)
 		cmk_vault_close(v);
@@ -305,7 +476,7 @@ void cmkd_worker_stop(void)
  */
 void cmkd_worker_submit(struct cmkd_job *job)
 {
-	struct cmkd_worker *w = &cmkd_workers[job->type];
+	struct cmkd_worker *w = cmkd_worker_of(job);
 
 	job->next = NULL;
 	pthread_mutex_lock(&cmkd_worker_lock);

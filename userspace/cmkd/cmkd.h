@@ -37,13 +37,16 @@
 /* Control clients: at most this many at once, each this long per phase. */
 #define CMKD_CONN_MAX		16
 #define CMKD_CONN_MS		2000
-#define CMKD_REQ_MAX		512
+#define CMKD_REQ_MAX		2048
 /* First retry of an open that could not reach the vault. */
 #define CMKD_BACKOFF_MIN_MS	1000
 /* Extra lease time while a table is being loaded. */
 #define CMKD_LEASE_LOAD_S	30
 /* Events remembered per volume for "cmkctl status". */
 #define CMKD_EVENTS		8
+/* First retry of a failed automatic KEK rotation, and the cap. */
+#define CMKD_ROTATE_BACKOFF_MIN_MS	5000
+#define CMKD_ROTATE_BACKOFF_MAX_MS	(3600 * 1000)
 /* Longest reason text. */
 #define CMKD_REASON_MAX		256
 
@@ -99,6 +102,16 @@ struct cmkd_event {
  * @client: control connection waiting for the end of a revalidate, or -1
  * @events: ring of recent events
  * @nevents: events recorded so far
+ * @fingerprint: its volume key fingerprint, from the last open (a header
+ *	rotated by cmkd must still be this volume)
+ * @kek_override: the KEK URI (with its local settings) a rotation to
+ *	another vault moved the volume to, until cmktab says so; or NULL
+ * @rotate_pending: a KEK rotation job is with the open worker
+ * @rotate_client: control connection waiting for a kek-rotate, or -1
+ * @next_rotate: monotonic ms before which no automatic rotation is tried
+ *	again (after a failure), 0 if none
+ * @rotate_backoff_ms: current automatic rotation retry delay
+ * @rotate_failures: automatic rotations failed in a row
  */
 struct cmkd_volume {
 	struct cmk_tab_entry *e;
@@ -121,6 +134,13 @@ struct cmkd_volume {
 	int client;
 	struct cmkd_event events[CMKD_EVENTS];
 	unsigned int nevents;
+	char fingerprint[CMK_VK_FP_LEN];
+	char *kek_override;
+	bool rotate_pending;
+	int rotate_client;
+	uint64_t next_rotate;
+	uint64_t rotate_backoff_ms;
+	unsigned int rotate_failures;
 };
 
 /**
@@ -130,6 +150,8 @@ struct cmkd_volume {
  * @pin_file: PIN file, NULL for the URI's pin-source
  * @module: PKCS#11 module (cmktab module=), NULL for the URI's or default
  * @device_uri: @uri came from a header: it may name the key only
+ * @version: the key version its volumes' headers record
+ * @newest: a newer version seen by the last check (rotate=auto), or ""
  * @poll_ms: the smallest poll interval of its volumes
  * @next_check: monotonic ms of the next check
  * @check_pending: a check is with the check worker
@@ -148,6 +170,8 @@ struct cmkd_kek {
 	char *pin_file;
 	char *module;
 	bool device_uri;
+	char version[CMK_HDR_KEYVER_LEN];
+	char newest[CMK_VAULT_VERSION_MAX];
 	uint64_t poll_ms;
 	uint64_t next_check;
 	bool check_pending;
@@ -164,11 +188,15 @@ struct cmkd_kek {
 /**
  * enum cmkd_job_type - what the worker is asked to do
  * @CMKD_JOB_OPEN: find the device, read the header, unlock the volume
- * @CMKD_JOB_CHECK: one KEK check (cmk_volume_check_kek())
+ * @CMKD_JOB_CHECK: one KEK check (cmk_volume_check_kek()), and for
+ *	rotate=auto volumes a look for a newer version
+ * @CMKD_JOB_ROTATE: rotate a volume's KEK (cmk_volume_kek_rotate()); runs
+ *	on the open worker (it reads and writes the header)
  */
 enum cmkd_job_type {
 	CMKD_JOB_OPEN,
 	CMKD_JOB_CHECK,
+	CMKD_JOB_ROTATE,
 };
 
 /**
@@ -196,6 +224,13 @@ enum cmkd_job_type {
  * @keys: the DEKs (open), wiped by the main thread once loaded
  * @dev: the device found (open)
  * @ms: duration of the job
+ * @list_versions: (check) also look for a newer version of the key
+ * @newest: (check) the newer version found, "" if none
+ * @to_uri: (rotate) the new KEK's URI, with its own local settings if it
+ *	names them; NULL: a newer version of the current key
+ * @to_version: (rotate) its version, or NULL
+ * @resumed: (rotate) a staged rotation was finished
+ * @from: (rotate) the KEK slot before the rotation
  * @next: next job in the queue
  */
 struct cmkd_job {
@@ -221,6 +256,12 @@ struct cmkd_job {
 	struct cmk_volume_keys keys;
 	char dev[PATH_MAX];
 	double ms;
+	bool list_versions;
+	char newest[CMK_VAULT_VERSION_MAX];
+	char *to_uri;
+	char *to_version;
+	bool resumed;
+	struct cmk_kek_ref from;
 	struct cmkd_job *next;
 };
 
@@ -272,6 +313,8 @@ int cmkd_volumes_init(struct cmkd *d);
 void cmkd_volumes_tick(struct cmkd *d);
 void cmkd_job_done(struct cmkd *d, struct cmkd_job *job);
 int cmkd_revalidate(struct cmkd *d, struct cmkd_volume *v, int client);
+int cmkd_kek_rotate(struct cmkd *d, struct cmkd_volume *v, const char *to_uri,
+		    const char *to_version, int client);
 int cmkd_close(struct cmkd *d, struct cmkd_volume *v, bool deferred,
 	       char *msg, size_t size);
 void cmkd_shutdown(struct cmkd *d);

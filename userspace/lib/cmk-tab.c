@@ -189,6 +189,7 @@ enum cmk_tab_opt_kind {
 	CMK_TAB_OPT_MODULE,
 	CMK_TAB_OPT_FINGERPRINT,
 	CMK_TAB_OPT_FLAG,
+	CMK_TAB_OPT_ROTATE,
 };
 
 struct cmk_tab_opt {
@@ -226,6 +227,8 @@ static const struct cmk_tab_opt cmk_tab_opts[] = {
 	CMK_TAB_FLAG("allow-discards", allow_discards),
 	CMK_TAB_FLAG("auto-revalidate", auto_revalidate),
 	CMK_TAB_FLAG("allow-rollback", allow_rollback),
+	{ "rotate", CMK_TAB_OPT_ROTATE,
+	  offsetof(struct cmk_tab_entry, rotate_auto), 0, 0 },
 };
 
 #define CMK_TAB_OPTS (sizeof(cmk_tab_opts) / sizeof(cmk_tab_opts[0]))
@@ -297,6 +300,14 @@ static int cmk_tab_option(struct cmk_tab_ctx *c, struct cmk_tab_entry *e,
 	}
 	if (o->kind == CMK_TAB_OPT_DURATION) {
 		cmk_tab_duration_opt(c, o, e, val);
+		return 0;
+	}
+	if (o->kind == CMK_TAB_OPT_ROTATE) {
+		if (!strcmp(val, "auto") || !strcmp(val, "off"))
+			e->rotate_auto = val[0] == 'a';
+		else
+			cmk_tab_bad(c, "bad option 'rotate=%s': auto or off",
+				    cmk_tab_show(c, val));
 		return 0;
 	}
 	if (o->kind == CMK_TAB_OPT_FINGERPRINT) {

@@ -71,6 +71,8 @@
  * @allow_discards: pass discards down
  * @auto_revalidate: bring the volume back by itself once its KEK returns
  * @allow_rollback: accept a header older than the last one this host saw
+ * @rotate_auto: rotate=auto: cmkd moves the volume to a new version of
+ *	its KEK as soon as it sees one
  * @line: 1-based line in the file
  */
 struct cmk_tab_entry {
@@ -86,6 +88,7 @@ struct cmk_tab_entry {
 	char *audit_log;
 	uint64_t poll_ms, lease_ms, grace_ms, retry_max_ms;
 	bool read_only, allow_discards, auto_revalidate, allow_rollback;
+	bool rotate_auto;
 	unsigned int line;
 };
 
