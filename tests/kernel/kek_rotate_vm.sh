@@ -268,6 +268,7 @@ else
 fi
 
 # --- the KEK in use disabled: teardown; back with revalidate -----------------------
+sync
 kek disable --key kek-b --id 10
 sleep $((2 * POLL + 1))
 if [ "$(vol_field state)" = available ]; then
@@ -301,13 +302,14 @@ else
 	not_ok "enabled again and revalidated" "$(vol_field state)" "$(tail -5 "$CMK_TMP/cmkd.log")"
 fi
 node=$(dm_node "$NAME")
-if fsck.ext4 -n -f "$node" >"$CMK_TMP/fsck.out" 2>&1 && mount "$node" "$MNT" &&
+# Mounted first: the journal the teardown interrupted is replayed.
+if mount "$node" "$MNT" &&
 	(cd "$MNT" && sha256sum --quiet -c "$CMK_TMP/sums") &&
-	(cd "$MNT/w" && sha256sum --quiet -c "$CMK_TMP/wsums"); then
-	ok "fsck clean; the files of the setup and of the writer intact"
+	(cd "$MNT/w" && sha256sum --quiet -c "$CMK_TMP/wsums") &&
+	umount "$MNT" && fsck.ext4 -n -f "$node" >"$CMK_TMP/fsck.out" 2>&1; then
+	ok "the files of the setup and of the writer intact; fsck clean"
 else
-	not_ok "fsck clean, files intact" "$(tail -5 "$CMK_TMP/fsck.out")"
+	not_ok "files intact, fsck clean" "$(tail -5 "$CMK_TMP/fsck.out")"
 fi
-umount "$MNT"
 kmsg_clean_ok
 tap_done

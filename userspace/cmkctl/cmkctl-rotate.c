@@ -35,6 +35,7 @@ struct rotate_dev {
 	int fd;
 	struct cmk_hdr *h;
 	char uuid[CMK_UUID_STR_LEN];
+	bool degraded;
 };
 
 /*
@@ -74,6 +75,7 @@ static int rotate_open(struct rotate_dev *r, const char *dev,
 		r->fd = -1;
 		return ret;
 	}
+	r->degraded = info.degraded;
 	cmk_uuid_format(r->h->uuid, r->uuid);
 	if (r->h->incompat & CMK_HDR_INCOMPAT_DEK_ROT) {
 		error("%s: the header records an online DEK rotation of extent %u; finish it first",
@@ -397,6 +399,18 @@ int cmd_kek_rotate(int argc, char *argv[])
 	if (resumed)
 		notice("%s: finished the rotation staged by an earlier run",
 		       r.src);
+	/*
+	 * Already at the target, one copy behind: an earlier run switched
+	 * the first copy only.  Writing both finishes it.
+	 */
+	if ((ret == -ENOENT || ret == -EALREADY) && r.degraded &&
+	    r.h->kek_state == CMK_KEK_ROT_IDLE) {
+		ret = cmk_volume_repair(r.fd, r.h, vk, &err);
+		if (!ret)
+			notice("%s: the rotation to version %s had reached one header copy; both copies written",
+			       r.src, r.h->kek.key_version[0] ?
+			       r.h->kek.key_version : "-");
+	}
 	if (ret) {
 		print_error("rotating the KEK of", r.src, &err);
 		if (r.h->kek_state == CMK_KEK_ROT_STAGED &&

@@ -125,6 +125,25 @@ static int cmk_rotate_write(int fd, struct cmk_hdr *h, const uint8_t *vk,
 }
 
 /**
+ * cmk_volume_repair() - write both copies of an authentic header again
+ * @fd: the device or header file, locked
+ * @h: its header, authenticated under @vk
+ * @vk: the volume key
+ * @err: why it failed
+ *
+ * For a header whose copies differ (a rotation interrupted after its
+ * first copy was written): both are written with the newer one's content
+ * and read back.
+ *
+ * Return: 0 or a negative errno.
+ */
+int cmk_volume_repair(int fd, struct cmk_hdr *h, const uint8_t *vk,
+		      struct cmk_volume_error *err)
+{
+	return cmk_rotate_write(fd, h, vk, err);
+}
+
+/**
  * cmk_kek_ref_same() - whether two KEK slots name the same key version
  * @a: one slot
  * @b: the other

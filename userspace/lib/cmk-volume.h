@@ -241,6 +241,8 @@ struct cmk_rekey_opts {
 int cmk_volume_lock(int fd, struct cmk_volume_error *err);
 int cmk_volume_read_back(int fd, const struct cmk_hdr *h,
 			 struct cmk_volume_error *err);
+int cmk_volume_repair(int fd, struct cmk_hdr *h, const uint8_t *vk,
+		      struct cmk_volume_error *err);
 bool cmk_kek_ref_same(const struct cmk_kek_ref *a,
 		      const struct cmk_kek_ref *b);
 int cmk_volume_kek_stage(int fd, struct cmk_hdr *h, const uint8_t *vk,
