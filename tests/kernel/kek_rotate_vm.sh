@@ -222,12 +222,11 @@ else
 fi
 
 # --- a failed automatic rotation, retried -----------------------------------------
-# Version 11 appears already expired (cmkd paused meanwhile, well within
-# its lease): listed as a newer version, refused by the KEK checks.
-kill -STOP "$CMKD_PID"
-"$VAULT" newkey "$VDIR" --key kek-b --id 11 >>"$CMK_TMP/vault.log" 2>&1
+# Version 11 is made disabled, expired, then enabled: from then on it is
+# listed as a newer version, and refused by the KEK checks.
+"$VAULT" newkey "$VDIR" --key kek-b --id 11 --disabled >>"$CMK_TMP/vault.log" 2>&1
 kek expire --key kek-b --id 11
-kill -CONT "$CMKD_PID"
+kek enable --key kek-b --id 11
 for _ in $(seq $((4 * (2 * POLL + 6)))); do
 	grep -q "^kek-rotate-failed|$NAME" "$ALERTS" 2>/dev/null && break
 	sleep 0.25

@@ -95,6 +95,8 @@ static void usage(FILE *out)
 "  delete                  destroy the key (private and public halves)\n"
 "  set-pin                 change the user PIN to --new-pin-file's\n"
 "  show                    print the key's decrypt flag and end date\n"
+"  keygen BITS on|off      a new RSA key pair labelled --key with --id,\n"
+"                          allowed to decrypt (on) or not (off)\n"
 "\n"
 "Options:\n"
 "  -m, --module PATH       PKCS#11 module (default %s)\n"
@@ -434,6 +436,45 @@ static int cmd_show(const char *key)
 	return 0;
 }
 
+/*
+ * A new RSA key pair labelled @key with --id, its private half sensitive,
+ * never extractable, and allowed to decrypt or not (@decrypt "on" or
+ * "off") from the moment it exists: a test can make a version that is
+ * never usable, then change it, with no window in between.
+ */
+static int cmd_keygen(const char *key, const char *bits_s, const char *decrypt)
+{
+	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL dec = strcmp(decrypt, "on") ? CK_FALSE : CK_TRUE;
+	CK_BYTE exp[] = { 0x01, 0x00, 0x01 };
+	CK_ULONG bits = strtoul(bits_s, NULL, 10);
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
+		{ CKA_PUBLIC_EXPONENT, exp, sizeof(exp) },
+		{ CKA_LABEL, (void *)key, strlen(key) },
+		{ CKA_ID, key_id, key_id_len },
+	};
+	CK_ATTRIBUTE priv[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_DECRYPT, &dec, sizeof(dec) },
+		{ CKA_LABEL, (void *)key, strlen(key) },
+		{ CKA_ID, key_id, key_id_len },
+	};
+	CK_OBJECT_HANDLE hpub, hpriv;
+	CK_RV rv;
+
+	rv = f->C_GenerateKeyPair(sess, &mech, pub, 6, priv, 7, &hpub, &hpriv);
+	if (rv != CKR_OK)
+		return fail_rv("C_GenerateKeyPair", rv);
+	return 0;
+}
+
 static int cmd_set_pin(const char *pin, const char *new_pin)
 {
 	CK_RV rv = f->C_SetPIN(sess, (CK_UTF8CHAR *)pin, strlen(pin),
@@ -503,6 +544,7 @@ int main(int argc, char **argv)
 	      (!strcmp(cmd, "end-date") && nargs == 1) ||
 	      (!strcmp(cmd, "delete") && nargs == 0) ||
 	      (!strcmp(cmd, "show") && nargs == 0) ||
+	      (!strcmp(cmd, "keygen") && nargs == 2) ||
 	      (!strcmp(cmd, "set-pin") && nargs == 0))) {
 		fprintf(stderr, "%s: unknown command or wrong arguments: %s\n",
 			prog, cmd);
@@ -519,6 +561,15 @@ int main(int argc, char **argv)
 	    !valid_date(argv[optind + 1])) {
 		fprintf(stderr, "%s: end-date YYYYMMDD|none, not '%s'\n", prog,
 			argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "keygen") &&
+	    ((strcmp(argv[optind + 1], "2048") && strcmp(argv[optind + 1], "3072") &&
+	      strcmp(argv[optind + 1], "4096")) ||
+	     (strcmp(argv[optind + 2], "on") && strcmp(argv[optind + 2], "off")) ||
+	     !key_id_len)) {
+		fprintf(stderr, "%s: keygen 2048|3072|4096 on|off, with --id\n",
+			prog);
 		return EXIT_USAGE;
 	}
 	if (!token || !pin_file) {
@@ -550,6 +601,9 @@ int main(int argc, char **argv)
 			ret = cmd_delete(key);
 		else if (!strcmp(cmd, "show"))
 			ret = cmd_show(key);
+		else if (!strcmp(cmd, "keygen"))
+			ret = cmd_keygen(key, argv[optind + 1],
+					 argv[optind + 2]);
 		else
 			ret = cmd_set_pin(pin, new_pin);
 	}
