@@ -44,7 +44,7 @@ KEK_LIMIT=$((POLL + 2))
 # under TCG.
 ROTATE_LIMIT=$((POLL + 6))
 
-PLAN=21
+PLAN=22
 tap_plan $PLAN
 if [ ! -x "$CMKD" ] || [ ! -x "$CMKCTL" ] || [ ! -e "$CLIENT" ] ||
 	[ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then
@@ -201,6 +201,19 @@ if [ "$rc" = 0 ] && grep -q "safe to disable" <<<"$out" && [ "$rc2" = 5 ] &&
 	ok "kek-retire-check: version 01 safe to disable; 02 needed (cmkd checks it, the host record names it)"
 else
 	not_ok "kek-retire-check: 01 safe, 02 needed" "$rc: $out" "$rc2: $out2"
+fi
+
+# --- vk-rotate while cmkd has the volume open ----------------------------------------
+fp0=$(vol_field vk_fingerprint)
+out=$("$CMKCTL" vk-rotate "$DEV" --module "$CLIENT" --pin-file "$VDIR/pin" --json 2>&1)
+rc=$?
+fp1=$(grep -o '"vk_fingerprint":"[^"]*"' <<<"$out" | cut -d'"' -f4)
+sleep $((2 * POLL))
+if [ "$rc" = 0 ] && [ -n "$fp1" ] && [ "$fp1" != "$fp0" ] && no_teardown &&
+	grep -qx "fingerprint $fp1" "$CMK_STATE_DIR/$(vol_field uuid)"; then
+	ok "vk-rotate while open and written to: new volume key fingerprint, pinned; cmkd keeps the volume available"
+else
+	not_ok "vk-rotate while open" "rc=$rc" "$out" "state=$(vol_field state)"
 fi
 
 # --- cmkctl kek-rotate DEVICE --to another key, through cmkd ----------------------

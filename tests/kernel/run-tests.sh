@@ -17,7 +17,7 @@ mkdir -p "$out"
 # swap_soak is not in the list: it needs the small guest and the disk that
 # tests/vm/swap-soak.sh gives it.  async_cipher and module_reload reload
 # the module, so they come last.
-ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease wipe_inflight discard fio_verify doc_examples cmkctl_vm cmkd_vm kek_rotate_vm kek_crash_vm cmkd_slow_open async_cipher module_reload"
+ALL="cmk_io_test libcmk_dm_test malformed_tables keys_lease wipe_inflight discard fio_verify doc_examples cmkctl_vm cmkd_vm kek_rotate_vm kek_crash_vm rebind_vm cmkd_slow_open async_cipher module_reload"
 tests=${*:-$ALL}
 
 # Process substitution needs /dev/fd, which only udev or systemd make.

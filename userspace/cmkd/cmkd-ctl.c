@@ -315,6 +315,8 @@ static void cmkd_json_volume(struct cmkd *d, const struct cmkd_volume *v,
 	cmkd_buf_json(b, v->h ? v->h->kek.uri : NULL);
 	cmkd_buf_printf(b, ",\"kek_version\":");
 	cmkd_buf_json(b, v->h ? v->h->kek.key_version : NULL);
+	cmkd_buf_printf(b, ",\"vk_fingerprint\":");
+	cmkd_buf_json(b, v->fingerprint[0] ? v->fingerprint : NULL);
 	cmkd_buf_printf(b, ",\"kek_pub\":\"");
 	for (i = 0; v->h && i < CMK_HDR_PUB_LEN; i++)
 		cmkd_buf_printf(b, "%02x", v->h->kek.pub[i]);

@@ -641,7 +641,9 @@ static int cmkd_start_rotate(struct cmkd *d, struct cmkd_volume *v,
 		job->pin_file = cmkd_strdup_opt(v->kek->pin_file, &oom);
 		job->module = cmkd_strdup_opt(v->kek->module, &oom);
 		job->device_uri = v->kek->device_uri;
-		job->vk_fingerprint = cmkd_strdup_opt(v->fingerprint, &oom);
+		job->vk_fingerprint = cmkd_strdup_opt(v->e->vk_fingerprint,
+						      &oom);
+		job->pin_opts.allow_rollback = v->e->allow_rollback;
 		job->audit_log = cmkd_strdup_opt(cmkd_audit_path(d, v), &oom);
 		job->device = cmkd_strdup_opt(v->dev, &oom);
 		job->header = cmkd_strdup_opt(v->e->header, &oom);

@@ -239,11 +239,26 @@ static int cmkd_job_rotate(struct cmkd_job *job, struct cmk_vault **vp)
 				   fp, &staged, &job->err);
 	if (ret)
 		goto out;
-	if (!job->vk_fingerprint || strcmp(fp, job->vk_fingerprint)) {
-		ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
-				     "the header on %s is not the volume that is open (volume key fingerprint %s)",
-				     src, fp);
-		goto out;
+	/*
+	 * The volume this host knows (its pin, as at open; a volume-key
+	 * rotation since then moved the pin with it), not one written over
+	 * it by someone with the KEK's public key.
+	 */
+	{
+		struct cmk_volume_keys keys = { 0 };
+
+		memcpy(keys.fingerprint, fp, sizeof(keys.fingerprint));
+		job->pin_opts.fingerprint = job->vk_fingerprint;
+		job->pin_opts.record = false;
+		ret = cmk_volume_trust(job->h, &keys, &job->pin_opts,
+				       &job->pin, &job->err);
+		if (!ret && !job->pin.pinned)
+			ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_HEADER,
+					     -EKEYREJECTED,
+					     "the header on %s is not pinned on this host: a rotation needs the volume this host knows",
+					     src);
+		if (ret)
+			goto out;
 	}
 	if (job->to_uri) {
 		char *pin_file = job->pin_file, *module = job->module;

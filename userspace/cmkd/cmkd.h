@@ -102,8 +102,7 @@ struct cmkd_event {
  * @client: control connection waiting for the end of a revalidate, or -1
  * @events: ring of recent events
  * @nevents: events recorded so far
- * @fingerprint: its volume key fingerprint, from the last open (a header
- *	rotated by cmkd must still be this volume)
+ * @fingerprint: its volume key fingerprint, from the last open
  * @kek_override: the KEK URI (with its local settings) a rotation to
  *	another vault moved the volume to, until cmktab says so; or NULL
  * @rotate_pending: a KEK rotation job is with the open worker
