@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
-tap_plan 42
+tap_plan 43
 rc=0
 A=(--audit-log "$T/audit.log")
 PINF=(--pin-file "$T/v/pin")
@@ -146,6 +146,28 @@ run kek-retire-check "sha256:$PUB02" --json
 check "kek-retire-check by public key hash: the same answer" \
 	'[ $rc = 5 ] && [ "$(field volumes.0.uuid)" = "$UUID" ]'
 vault kek "$T/v" enable --id 01
+
+# ---- vault calls do not depend on the number of extents ----
+truncate -s 4M "$T/one"
+truncate -s 69M "$T/big"
+"$CMKCTL" format "$T/one" --kek "$K01" "${PINF[@]}" -e 4M >/dev/null 2>&1
+"$CMKCTL" format "$T/big" --kek "$K01" "${PINF[@]}" -e 4K -u 4096 >/dev/null 2>&1
+ops() {
+	grep -o '"op":"[a-z-]*"' "$1" | cut -d'"' -f4 | tr '\n' ' '
+}
+for d in one big; do
+	: >"$T/a.$d"
+	"$CMKCTL" kek-rotate "$T/$d" "${PINF[@]}" --audit-log "$T/a.$d" >/dev/null 2>&1
+	: >"$T/b.$d"
+	"$CMKCTL" vk-rotate "$T/$d" "${PINF[@]}" --audit-log "$T/b.$d" --json >"$T/vk.$d" 2>&1
+done
+NBIG=$("$CMKCTL" dump "$T/big" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["extent_count"])')
+check "vault calls per kek-rotate and per vk-rotate: the same for 1 and $NBIG extents" \
+	'[ "$NBIG" = 16384 ] && [ -n "$(ops "$T/a.one")" ] && [ "$(ops "$T/a.one")" = "$(ops "$T/a.big")" ] &&
+	 [ "$(ops "$T/b.one")" = "$(ops "$T/b.big")" ] && [ "$(grep -c "\"op\":\"unwrap\"" "$T/a.big")" = 2 ]'
+diag "kek-rotate, 1 or $NBIG extents, audit records: $(ops "$T/a.big")"
+diag "vk-rotate, audit records: $(ops "$T/b.big")"
+diag "vk-rotate of $NBIG extents (every DEK re-wrapped): $(grep -o '"ms":[0-9.]*' "$T/vk.big" | cut -d: -f2) ms in all, 1 extent: $(grep -o '"ms":[0-9.]*' "$T/vk.one" | cut -d: -f2) ms"
 
 # ---- refusals ----
 run kek-rotate "$T/d" "${PINF[@]}" --to "$KBASE;id=%02"

@@ -162,9 +162,10 @@ fi
 # --- rotate=auto --------------------------------------------------------------
 t0=$(now)
 "$VAULT" newkey "$VDIR" --id 02 >>"$CMK_TMP/vault.log" 2>&1
+t1=$(now)
 dt=$(wait_field kek_version 02 $((ROTATE_LIMIT + 10)))
-if [ -n "$dt" ] && elapsed_le "$t0" "$(now)" "$ROTATE_LIMIT"; then
-	ok "rotate=auto: version 02 created, the volume uses it $(awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }') s later (poll ${POLL} s, bound ${ROTATE_LIMIT} s)"
+if [ -n "$dt" ] && elapsed_le "$t1" "$(now)" "$ROTATE_LIMIT"; then
+	ok "rotate=auto: version 02 created, the volume uses it ${dt} s after it exists ($(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }') s to create it; poll ${POLL} s, bound ${ROTATE_LIMIT} s)"
 else
 	not_ok "rotate=auto: the volume moves to version 02 within ${ROTATE_LIMIT} s" \
 		"version=$(vol_field kek_version)" "$(tail -8 "$CMK_TMP/cmkd.log")"

@@ -315,8 +315,8 @@ int cmd_kek_rotate(int argc, char *argv[])
 	ret = parse_end(c, argc, argv, 1, 1);
 	if (ret)
 		return ret;
-	/* A volume name (no '/'): cmkd has it open and rotates it. */
-	if (!strchr(argv[optind], '/')) {
+	/* A volume name (no '/', no such file): cmkd has it open. */
+	if (!strchr(argv[optind], '/') && access(argv[optind], F_OK)) {
 		if (abort_it || hdr_path || to_module || to_pin_file || !daemon)
 			return usage_error(c->name, "%s: a volume name goes to cmkd, which takes --to, --to-version and --json only (give the new vault's settings in the --to URI)",
 					   c->name);
