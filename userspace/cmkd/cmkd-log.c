@@ -37,6 +37,8 @@ static const struct {
 	{ "inaccessible", "3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c37" },
 	{ "waiting",      "3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c38" },
 	{ "closed",       "3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c39" },
+	{ "kek-rotated",  "3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c3a" },
+	{ "kek-rotate-failed", "3b0c5e9a7d8f4e1c9a2b6d4f8e0a1c3b" },
 };
 
 static bool cmkd_log_stderr = true;
@@ -231,7 +233,8 @@ void cmkd_notify(const char *fmt, ...)
 /**
  * cmkd_alert() - run the volume's alert hook, if it has one
  * @v: the volume, in its new state
- * @event: "inaccessible", "degraded", "available" or "closed"
+ * @event: "inaccessible", "degraded", "available", "closed",
+ *	"kek-rotated" or "kek-rotate-failed"
  *
  * The hook gets no arguments and no secrets; its environment is the
  * daemon's plus CMK_EVENT, CMK_VOLUME, CMK_UUID, CMK_DEVICE, CMK_STATE,
