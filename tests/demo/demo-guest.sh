@@ -10,7 +10,9 @@
 #   checks the KEK every 2 s; a filesystem and files; the customer disables
 #   the KEK in the vault: the volume goes Inaccessible within seconds (I/O
 #   fails, keys wiped, alert raised); the customer enables it again:
-#   cmkctl revalidate brings it back, files intact.
+#   cmkctl revalidate brings it back, files intact.  Before that, the
+#   customer rotates the KEK: a new version in the vault, the mounted
+#   volume moved to it by cmkd, the old version retired without a blip.
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -87,8 +89,19 @@ echo "customer data, encrypted at rest with customer-managed keys" >"$tmp/mnt/he
 sync
 (cd "$tmp/mnt" && sha256sum data.bin hello.txt | tee "$tmp/sums")
 
-say "5. the customer disables the KEK in the vault"
-run cmk-vault-softhsm kek "$vault" disable
+say "5. the customer rotates the KEK: a new version in the vault; the mounted volume moves to it"
+run cmk-vault-softhsm newkey "$vault" --id 02
+run cmkctl kek-rotate "$name" --socket "$sock"
+run cmkctl kek-retire-check "pkcs11:token=cmk;object=cmk-kek;id=%01" --socket "$sock"
+run cmk-vault-softhsm kek "$vault" disable --id 01
+sleep 5
+echo "cmkd state after three KEK checks with the old version disabled: $(state)"
+[ "$(state)" = available ] || { echo "UNEXPECTED: the old version took the volume down"; exit 1; }
+(cd "$tmp/mnt" && run sha256sum -c "$tmp/sums")
+grep -E 'KEK rotat' "$tmp/cmkd.log" | sed 's/^/cmkd: /'
+
+say "6. the customer disables the KEK in use (version 02) in the vault"
+run cmk-vault-softhsm kek "$vault" disable --id 02
 t0=$(date +%s.%N)
 until ! dd if="/dev/mapper/$name" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; do
 	sleep 0.1
@@ -110,20 +123,20 @@ run umount "$tmp/mnt"
 echo "(the mapping was removed once unmounted)"
 dmsetup info "$name" >/dev/null 2>&1 && echo "UNEXPECTED: mapping still there" && exit 1
 
-say "6. the customer enables the KEK again: revalidate (one vault call)"
-run cmk-vault-softhsm kek "$vault" enable
+say "7. the customer enables the KEK again: revalidate (one vault call)"
+run cmk-vault-softhsm kek "$vault" enable --id 02
 run cmkctl revalidate "$name" --socket "$sock"
 udevadm settle 2>/dev/null || dmsetup mknodes "$name"
 run mount "/dev/mapper/$name" "$tmp/mnt"
 (cd "$tmp/mnt" && run sha256sum -c "$tmp/sums")
 run cat "$tmp/mnt/hello.txt"
 
-say "7. the audit trail (one JSON line per vault call and state change; no keys, no PIN)"
+say "8. the audit trail (one JSON line per vault call and state change; no keys, no PIN)"
 grep -m1 '"op":"unwrap"' "$tmp/audit.log"
-grep -E '"op":"(activate|teardown|revalidate|close)"' "$tmp/audit.log" | tail -n 4
-echo "vault calls: $(grep -c '"op":"unwrap"' "$tmp/audit.log") unwraps (1 open, 1 revalidate, the rest KEK checks)"
+grep -E '"op":"(activate|kek-rotate|teardown|revalidate|close)"' "$tmp/audit.log" | tail -n 5
+echo "vault calls: $(grep -c '"op":"unwrap"' "$tmp/audit.log") unwraps (1 open, 2 for the rotation, 1 revalidate, the rest KEK checks)"
 
-say "8. clean up"
+say "9. clean up"
 run umount "$tmp/mnt"
 run cmkctl close "$name" --socket "$sock"
 kill "$cmkd_pid"

@@ -954,6 +954,24 @@ TEST(uri_key)
 }
 
 /* A URI from a device may name its key only: refused before any loading. */
+TEST(uri_unversioned)
+{
+	char b[64];
+
+	ASSERT_EQ(0, cmk_vault_uri_unversioned("pkcs11:token=t;object=k;id=%01;type=private",
+					       b, sizeof(b)));
+	EXPECT_STREQ("pkcs11:token=t;object=k;type=private", b);
+	ASSERT_EQ(0, cmk_vault_uri_unversioned("pkcs11:object=k;id=%02", b,
+					       sizeof(b)));
+	EXPECT_STREQ("pkcs11:object=k", b);
+	/* No label: the id is all that names the key. */
+	ASSERT_EQ(0, cmk_vault_uri_unversioned("pkcs11:token=t;id=%01", b,
+					       sizeof(b)));
+	EXPECT_STREQ("pkcs11:token=t;id=%01", b);
+	EXPECT_EQ(-ENOSPC, cmk_vault_uri_unversioned("pkcs11:token=t;object=k;id=%01",
+						     b, 12));
+}
+
 TEST(device_uri_refused)
 {
 	static const char *const bad[] = {

@@ -394,10 +394,15 @@ int cmk_volume_kek_rotate(int fd, struct cmk_hdr *h, const uint8_t *vk,
 
 	*resumed = false;
 	cmk_uuid_format(h->uuid, uuid);
-	snprintf(key, sizeof(key), "%s", uri_key ? uri_key : h->kek.uri);
+	/* A new version of the current key: the URI names the key only. */
+	if (uri_key)
+		snprintf(key, sizeof(key), "%s", uri_key);
+	else if (cmk_vault_uri_unversioned(h->kek.uri, key, sizeof(key)))
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -E2BIG,
+				       "the KEK URI is too long");
 	if (!uri_key && !version) {
 		if (h->kek_state == CMK_KEK_ROT_STAGED &&
-		    !strcmp(h->kek_new.uri, h->kek.uri)) {
+		    !strcmp(h->kek_new.uri, key)) {
 			/* An interrupted rotation to a newer version. */
 			snprintf(newest, sizeof(newest), "%s",
 				 h->kek_new.key_version);

@@ -1633,6 +1633,9 @@ static int cmk_p11_list_versions(struct cmk_vault *v,
 	CK_ULONG n, i;
 	int ret;
 
+	if (!p->uri.object)
+		return cmk_vault_set_error(err, CMK_VAULT_CONFIG, 0,
+					   "the KEK URI names no label (object=): its versions cannot be listed; name the new key with its own URI");
 	ret = cmk_p11_ready(p, err);
 	if (ret)
 		return ret;

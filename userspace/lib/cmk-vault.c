@@ -560,6 +560,50 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 }
 
 /**
+ * cmk_vault_uri_unversioned() - a key URI that names the key, not a version
+ * @uri: a key URI as a header records it (no query)
+ * @buf: output
+ * @size: bytes in @buf
+ *
+ * For PKCS#11 the id= path attribute is dropped when the URI has a label
+ * (object=): the versions of a key are the objects with its label, and the
+ * header's key_version names the one in use.  Other URIs are copied as
+ * they are.
+ *
+ * Return: 0, or -ENOSPC if @buf is too small.
+ */
+int cmk_vault_uri_unversioned(const char *uri, char *buf, size_t size)
+{
+	const char *p, *end;
+	size_t n = 0, len;
+
+	/* Without a label (object=), the id is all that names the key. */
+	if (strncmp(uri, "pkcs11:", 7) || strchr(uri, '?') ||
+	    (strncmp(uri + 7, "object=", 7) && !strstr(uri, ";object=")))
+		return snprintf(buf, size, "%s", uri) < (int)size ? 0 : -ENOSPC;
+	if (size < 8)
+		return -ENOSPC;
+	memcpy(buf, "pkcs11:", 7);
+	n = 7;
+	for (p = uri + 7; *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ';');
+		if (!end)
+			end = p + strlen(p);
+		len = end - p;
+		if (!len || (len >= 3 && !strncmp(p, "id=", 3)))
+			continue;
+		if (n + (n > 7) + len + 1 > size)
+			return -ENOSPC;
+		if (n > 7)
+			buf[n++] = ';';
+		memcpy(buf + n, p, len);
+		n += len;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/**
  * cmk_vault_version_cmp() - which of two key versions is the newer
  * @a_start: activation time of @a (0: none)
  * @a: a version id

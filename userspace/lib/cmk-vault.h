@@ -343,6 +343,7 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 			    const struct cmk_vault_ctx *ctx,
 			    struct cmk_vault_version *vers, size_t max,
 			    size_t *count, struct cmk_vault_error *err);
+int cmk_vault_uri_unversioned(const char *uri, char *buf, size_t size);
 int cmk_vault_version_cmp(time_t a_start, const char *a, time_t b_start,
 			  const char *b);
 int cmk_vault_newest_version(struct cmk_vault *v,
