@@ -8,6 +8,10 @@
 #    a memory hog and fio verify in a 384 MiB guest, CMK_SOAK_SECS seconds
 #    each (default 300), on every installed kernel (check.sh: 45 s, newest
 #    kernel only).
+#  - KEK rotation on a failing device (tests/kernel/kek_crash_vm.sh): the
+#    header device turned into dm-flakey drop_writes / error_writes at
+#    every one of the rotation's 8 header events, on every installed kernel
+#    (check.sh: events 1, 4, 5 and 8).
 #
 # Counts every TAP test point and ends with "N passed, N failed,
 # N skipped"; exits non-zero if anything failed.  Environment: CMK_KVERS
@@ -42,6 +46,21 @@ for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
 	count "$k/swap-soak" "$results/swap-soak-$k.tap"
 	if [ "$rc" != 0 ] && ! grep -q '^not ok' "$results/swap-soak-$k.tap"; then
 		echo "not ok - $k/swap-soak: exited $rc without a failing test point"
+		fail=$((fail + 1))
+	fi
+done
+
+for k in ${CMK_KVERS:-$(scripts/kvers.sh all)}; do
+	echo "== KEK rotation at every header event on $k"
+	dir=$(pwd)/$results/kek-crash-$k
+	tests/vm/run-vm.sh -k "$k" -o "$dir" -t 1500 -- env CMK_CRASH_EVENTS=all \
+		tests/kernel/run-tests.sh "$dir/tap" kek_crash_vm >"$dir.log" 2>&1
+	rc=$?
+	for f in "$dir"/tap/*.tap; do
+		[ -e "$f" ] && count "$k/$(basename "$f" .tap)" "$f"
+	done
+	if [ "$rc" != 0 ] && ! grep -qs '^not ok' "$dir"/tap/*.tap; then
+		echo "not ok - $k/kek-crash: guest exited $rc without a failing test point (see $dir.log)"
 		fail=$((fail + 1))
 	fi
 done
