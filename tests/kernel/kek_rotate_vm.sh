@@ -68,24 +68,11 @@ cleanup() {
 trap cleanup EXIT
 
 vol_field() {
-	"$CMKCTL" status "$NAME" --json --socket "$SOCK" 2>/dev/null |
-		sed 's/.*"cmkd"://' |
-		grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" | head -n 1 |
-		sed "s/^\"$1\"://; s/^\"//; s/\"\$//; s/^null\$//"
+	cmkd_field "$SOCK" "$NAME" "$1"
 }
 
-# wait_field FIELD VALUE SECS: until cmkd reports it; prints the seconds.
 wait_field() {
-	local t0 i
-	t0=$(now)
-	for ((i = 0; i < $3 * 4; i++)); do
-		if [ "$(vol_field "$1")" = "$2" ]; then
-			awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.2f\n", e - s }'
-			return 0
-		fi
-		sleep 0.25
-	done
-	return 1
+	cmkd_wait "$SOCK" "$NAME" "$@"
 }
 
 # kek VERB [--key L] [--id N]: a vault-side event.

@@ -243,6 +243,31 @@ vault_serve() {
 	export P11_KIT_SERVER_ADDRESS SOFTHSM2_CONF
 }
 
+# cmkd_field SOCK NAME FIELD: a scalar field of cmkd's view of volume NAME
+# ("" if none), from cmkctl status (grep, not python: a process start
+# costs a second under TCG).
+cmkd_field() {
+	"$CMK_REPO/build/userspace/cmkctl" status "$2" --json --socket "$1" 2>/dev/null |
+		sed 's/.*"cmkd"://' |
+		grep -o "\"$3\":\(\"[^\"]*\"\|[^,}]*\)" | head -n 1 |
+		sed "s/^\"$3\"://; s/^\"//; s/\"\$//; s/^null\$//"
+}
+
+# cmkd_wait SOCK NAME FIELD VALUE SECS: until cmkd reports it; prints the
+# seconds it took.
+cmkd_wait() {
+	local t0 i
+	t0=$(now)
+	for ((i = 0; i < $5 * 4; i++)); do
+		if [ "$(cmkd_field "$1" "$2" "$3")" = "$4" ]; then
+			awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.2f\n", e - s }'
+			return 0
+		fi
+		sleep 0.25
+	done
+	return 1
+}
+
 cmk_cleanup() {
 	local d
 	for d in "${CMK_DEVS[@]}"; do

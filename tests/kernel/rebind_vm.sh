@@ -52,19 +52,11 @@ cleanup() {
 trap cleanup EXIT
 
 field() {
-	"$CMKCTL" status "$1" --json --socket "$SOCK" 2>/dev/null |
-		sed 's/.*"cmkd"://' |
-		grep -o "\"$2\":\(\"[^\"]*\"\|[^,}]*\)" | head -n 1 |
-		sed "s/^\"$2\"://; s/^\"//; s/\"\$//; s/^null\$//"
+	cmkd_field "$SOCK" "$1" "$2"
 }
 
 wait_state() {
-	local i
-	for ((i = 0; i < $3 * 4; i++)); do
-		[ "$(field "$1" state)" = "$2" ] && return 0
-		sleep 0.25
-	done
-	return 1
+	cmkd_wait "$SOCK" "$1" state "$2" "$3" >/dev/null
 }
 
 mkdir -p "$CMK_TMP/m1" "$CMK_TMP/m2"

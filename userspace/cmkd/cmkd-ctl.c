@@ -395,6 +395,7 @@ static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 {
 	char *cmd, *name, *arg, *arg2, *save = NULL, msg[CMKD_REASON_MAX];
 	struct cmkd_volume *v;
+	bool rotate;
 
 	cmd = strtok_r(req, " \t\r\n", &save);
 	name = strtok_r(NULL, " \t\r\n", &save);
@@ -413,22 +414,10 @@ static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 		cmkd_ctl_error(fd, "unknown request");
 		return false;
 	}
-	if (!strcmp(cmd, "kek-rotate") && name &&
-	    !strtok_r(NULL, " \t\r\n", &save)) {
-		v = cmkd_find(d, name);
-		if (!v) {
-			snprintf(msg, sizeof(msg), "no volume %s in %s", name,
-				 d->tab_path);
-			cmkd_ctl_error(fd, msg);
-			return false;
-		}
-		if (arg && !strcmp(arg, "-"))
-			arg = NULL;
-		cmkd_kek_rotate(d, v, arg2, arg, fd);
-		return true;
-	}
-	if (!name || arg2 || (arg && (strcmp(cmd, "close") ||
-				      strcmp(arg, "deferred")))) {
+	rotate = !strcmp(cmd, "kek-rotate");
+	if (!name || (rotate ? !!strtok_r(NULL, " \t\r\n", &save) :
+		      arg2 || (arg && (strcmp(cmd, "close") ||
+				       strcmp(arg, "deferred"))))) {
 		cmkd_ctl_error(fd, "bad request");
 		return false;
 	}
@@ -438,6 +427,12 @@ static bool cmkd_ctl_request(struct cmkd *d, int fd, char *req)
 			 d->tab_path);
 		cmkd_ctl_error(fd, msg);
 		return false;
+	}
+	if (rotate) {
+		/* kek-rotate NAME [VERSION|- [URI]] */
+		cmkd_kek_rotate(d, v, arg2, arg && strcmp(arg, "-") ? arg :
+				NULL, fd);
+		return true;
 	}
 	if (!strcmp(cmd, "revalidate")) {
 		cmkd_revalidate(d, v, fd);
