@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
-tap_plan 43
+tap_plan 44
 rc=0
 A=(--audit-log "$T/audit.log")
 PINF=(--pin-file "$T/v/pin")
@@ -146,6 +146,13 @@ run kek-retire-check "sha256:$PUB02" --json
 check "kek-retire-check by public key hash: the same answer" \
 	'[ $rc = 5 ] && [ "$(field volumes.0.uuid)" = "$UUID" ]'
 vault kek "$T/v" enable --id 01
+run status --json --socket "$T/no-cmkd.sock"
+check "status --json: the KEK versions in use on this host, with their volumes (version 02: this volume)" \
+	'"$PY" -c "import json,sys
+d = json.load(open(sys.argv[1]))
+k = [x for x in d[\"keks\"] if x[\"version\"] == \"02\"]
+sys.exit(not (k and k[0][\"pub_sha256\"] == sys.argv[3] and
+              [v[\"uuid\"] for v in k[0][\"volumes\"]] == [sys.argv[2]]))" "$T/out" "$UUID" "$PUB02"'
 
 # ---- vault calls do not depend on the number of extents ----
 truncate -s 4M "$T/one"

@@ -849,3 +849,97 @@ int cmd_kek_retire_check(int argc, char *argv[])
 	/* Exit 0: safe; 5: still in use (refused). */
 	return used ? EXIT_REFUSED : EXIT_OK;
 }
+
+/* ---- status: the KEK versions in use on this host ---- */
+
+static bool host_kek_eq(const struct cmk_host_kek *a,
+			const struct cmk_host_kek *b)
+{
+	return !strcmp(a->vault_type, b->vault_type) &&
+	       !strcmp(a->uri, b->uri) && !strcmp(a->version, b->version);
+}
+
+/**
+ * host_keks_status() - "cmkctl status": which KEK versions wrap which of
+ *	the volumes this host knows (its records)
+ * @json: print ,"keks":[...] (inside the caller's object)
+ */
+void host_keks_status(bool json)
+{
+	struct cmk_volume_error err = { 0 };
+	struct cmk_host_record *l = NULL;
+	size_t n = 0, i, j, k, shown = 0;
+
+	if (cmk_host_records(NULL, &l, &n, &err)) {
+		if (json)
+			printf(",\"keks\":null");
+		else
+			warning("status: this host's volume records: %s",
+				err.msg);
+		return;
+	}
+	if (json)
+		printf(",\"keks\":[");
+	else if (n)
+		printf("\nKEK versions in use on this host (its volume records):\n");
+	/* Each distinct KEK version, current or staged, once. */
+	for (i = 0; i < 2 * n; i++) {
+		const struct cmk_host_kek *ki = i < n ? &l[i].kek :
+						 &l[i - n].kek_new;
+
+		if (!ki->uri[0] || (i >= n && !l[i - n].staged))
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct cmk_host_kek *kj = j < n ? &l[j].kek :
+							 &l[j - n].kek_new;
+
+			if ((j < n || l[j - n].staged) && kj->uri[0] &&
+			    host_kek_eq(ki, kj))
+				break;
+		}
+		if (j < i)
+			continue;
+		if (json) {
+			printf("%s{\"vault\":", shown ? "," : "");
+			json_str(ki->vault_type);
+			printf(",\"uri\":");
+			json_str(ki->uri);
+			printf(",\"version\":");
+			json_str(ki->version);
+			printf(",\"pub_sha256\":");
+			json_str(ki->pub);
+			printf(",\"volumes\":[");
+		} else {
+			printf("  %s version %s%s%s\n", ki->uri,
+			       ki->version[0] ? ki->version : "-",
+			       ki->pub[0] ? ", public key sha256:" : "",
+			       ki->pub);
+		}
+		for (k = 0, j = 0; k < 2 * n; k++) {
+			const struct cmk_host_kek *kk = k < n ? &l[k].kek :
+							 &l[k - n].kek_new;
+			const struct cmk_host_record *r = &l[k % n];
+
+			if ((k >= n && !r->staged) || !host_kek_eq(ki, kk))
+				continue;
+			if (json) {
+				printf("%s{\"uuid\":\"%s\",\"label\":",
+				       j ? "," : "", r->uuid);
+				json_str(r->label);
+				printf(",\"role\":\"%s\"}", k < n ? "current" :
+				       "staged");
+			} else {
+				printf("    %s  %s%s\n", r->uuid,
+				       r->label[0] ? r->label : "-",
+				       k < n ? "" : "  (staged)");
+			}
+			j++;
+		}
+		if (json)
+			printf("]}");
+		shown++;
+	}
+	if (json)
+		printf("]");
+	free(l);
+}

@@ -1666,6 +1666,7 @@ static int cmd_status(int argc, char *argv[])
 	if (json)
 		printf("]");
 	cmkd_status_list(sock, json);
+	host_keks_status(json);
 	if (json)
 		printf("}\n");
 	free(list);

@@ -124,6 +124,7 @@ int cmd_kek_rotate(int argc, char *argv[]);
 int cmd_vk_rotate(int argc, char *argv[]);
 int cmd_rebind(int argc, char *argv[]);
 int cmd_kek_retire_check(int argc, char *argv[]);
+void host_keks_status(bool json);
 
 /* cmkctl-daemon.c */
 #define CMKD_SOCKET_DEFAULT	"/run/cmk/cmkd.sock"

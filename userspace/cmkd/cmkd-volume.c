@@ -238,34 +238,40 @@ static bool cmkd_str_eq(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
-/*
- * The URI cmkd reaches volume @v's KEK by, into *@uri (malloc'd):
- *   - after a rotation to another vault, the URI it was given (with that
- *     vault's settings), until cmktab names it;
- *   - cmktab's kek= when it names the key the header records (its
- *     version, from the header, picks the version);
- *   - the header's key with cmktab's local settings (kek='s query) when a
- *     rotation moved the volume to another key of the same vault;
- *   - the header's key alone (*@device_uri) when cmktab gives no kek=.
+/**
+ * cmkd_kek_uri() - the URI cmkd reaches a volume's KEK by
+ * @tab: the cmktab KEK field, or NULL ("-")
+ * @override: the URI a rotation to another vault moved the volume to, or
+ *	NULL
+ * @key: the key the volume's header records (its URI, no query)
+ * @uri: set to the URI (malloc'd)
+ * @device_uri: set when @uri is the header's alone (it may name the key
+ *	only: module and PIN from cmktab's options)
+ *
+ * In order: @override, with its own settings, until cmktab names it;
+ * @tab when it names @key (the header's version then picks the version);
+ * @key with @tab's local settings (its query) after a rotation to another
+ * key of the same vault; @key alone when cmktab gives no KEK.
+ *
+ * Return: 0 or -ENOMEM.
  */
-static int cmkd_kek_uri(const struct cmkd_volume *v, char **uri,
-			bool *device_uri)
+int cmkd_kek_uri(const char *tab, const char *override, const char *key,
+		 char **uri, bool *device_uri)
 {
-	const char *tab = v->e->kek_uri, *q;
-	char key[CMK_HDR_URI_LEN];
+	char k[CMK_HDR_URI_LEN];
+	const char *q;
 
 	*device_uri = false;
-	if (v->kek_override) {
-		*uri = strdup(v->kek_override);
+	if (override) {
+		*uri = strdup(override);
 	} else if (!tab) {
 		*device_uri = true;
-		*uri = strdup(v->h->kek.uri);
-	} else if (!cmk_vault_uri_key(tab, key, sizeof(key)) &&
-		   !strcmp(key, v->h->kek.uri)) {
+		*uri = strdup(key);
+	} else if (!cmk_vault_uri_key(tab, k, sizeof(k)) && !strcmp(k, key)) {
 		*uri = strdup(tab);
 	} else {
 		q = strchr(tab, '?');
-		if (asprintf(uri, "%s%s", v->h->kek.uri, q ? q : "") < 0)
+		if (asprintf(uri, "%s%s", key, q ? q : "") < 0)
 			*uri = NULL;
 	}
 	return *uri ? 0 : -ENOMEM;
@@ -278,17 +284,21 @@ static int cmkd_kek_uri(const struct cmkd_volume *v, char **uri,
 static struct cmkd_kek *cmkd_kek_get(struct cmkd *d, struct cmkd_volume *v)
 {
 	const char *version = v->h->kek.key_version;
+	/* An override names its own vault's module and PIN source. */
+	const char *pin_file = v->kek_override ? NULL : v->e->pin_file;
+	const char *module = v->kek_override ? NULL : v->e->module;
 	struct cmkd_kek *k;
 	bool device_uri;
 	char *uri;
 
-	if (cmkd_kek_uri(v, &uri, &device_uri))
+	if (cmkd_kek_uri(v->e->kek_uri, v->kek_override, v->h->kek.uri, &uri,
+			 &device_uri))
 		return NULL;
 	for (k = d->keks; k; k = k->next)
 		if (!strcmp(k->uri, uri) && k->device_uri == device_uri &&
 		    !strcmp(k->version, version) &&
-		    cmkd_str_eq(k->pin_file, v->e->pin_file) &&
-		    cmkd_str_eq(k->module, v->e->module)) {
+		    cmkd_str_eq(k->pin_file, pin_file) &&
+		    cmkd_str_eq(k->module, module)) {
 			free(uri);
 			return k;
 		}
@@ -298,12 +308,11 @@ static struct cmkd_kek *cmkd_kek_get(struct cmkd *d, struct cmkd_volume *v)
 		return NULL;
 	}
 	k->uri = uri;
-	k->pin_file = v->e->pin_file ? strdup(v->e->pin_file) : NULL;
-	k->module = v->e->module ? strdup(v->e->module) : NULL;
+	k->pin_file = pin_file ? strdup(pin_file) : NULL;
+	k->module = module ? strdup(module) : NULL;
 	k->device_uri = device_uri;
 	snprintf(k->version, sizeof(k->version), "%s", version);
-	if ((v->e->pin_file && !k->pin_file) ||
-	    (v->e->module && !k->module)) {
+	if ((pin_file && !k->pin_file) || (module && !k->module)) {
 		free(k->uri);
 		free(k->pin_file);
 		free(k->module);
@@ -344,7 +353,9 @@ static void cmkd_start_open(struct cmkd *d, struct cmkd_volume *v)
 	if (job) {
 		job->type = CMKD_JOB_OPEN;
 		job->vol = v;
+		/* The KEK's URI is chosen once the header is read. */
 		job->uri = cmkd_strdup_opt(v->e->kek_uri, &oom);
+		job->to_uri = cmkd_strdup_opt(v->kek_override, &oom);
 		job->pin_file = cmkd_strdup_opt(v->e->pin_file, &oom);
 		job->module = cmkd_strdup_opt(v->e->module, &oom);
 		job->device_uri = !v->e->kek_uri;

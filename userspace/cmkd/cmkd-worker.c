@@ -167,6 +167,24 @@ static int cmkd_job_header(struct cmkd_job *job)
 	return 0;
 }
 
+/* Open the vault of @uri with the settings it names, not cmktab's. */
+static int cmkd_job_vault_own(struct cmkd_job *job, const char *uri,
+			      struct cmk_vault **vp)
+{
+	char *pin_file = job->pin_file, *module = job->module;
+	bool device_uri = job->device_uri;
+	int ret;
+
+	job->pin_file = NULL;
+	job->module = NULL;
+	job->device_uri = false;
+	ret = cmkd_job_vault(job, uri, vp);
+	job->pin_file = pin_file;
+	job->module = module;
+	job->device_uri = device_uri;
+	return ret;
+}
+
 /* Open the vault of a staged KEK (cmk_volume_unlock_vk()). */
 static struct cmk_vault *cmkd_job_staged(const char *uri, void *arg)
 {
@@ -261,19 +279,16 @@ static int cmkd_job_rotate(struct cmkd_job *job, struct cmk_vault **vp)
 			goto out;
 	}
 	if (job->to_uri) {
-		char *pin_file = job->pin_file, *module = job->module;
 		bool device_uri = job->device_uri;
 
 		/* A URI with settings of its own names another vault. */
 		if (cmkd_uri_has_settings(job->to_uri)) {
-			job->pin_file = NULL;
-			job->module = NULL;
+			ret = cmkd_job_vault_own(job, job->to_uri, &v_new);
+		} else {
+			job->device_uri = false;
+			ret = cmkd_job_vault(job, job->to_uri, &v_new);
+			job->device_uri = device_uri;
 		}
-		job->device_uri = false;
-		ret = cmkd_job_vault(job, job->to_uri, &v_new);
-		job->pin_file = pin_file;
-		job->module = module;
-		job->device_uri = device_uri;
 		if (ret)
 			goto out;
 		if (cmk_vault_uri_key(job->to_uri, key, sizeof(key))) {
@@ -322,9 +337,22 @@ static void cmkd_job_try(struct cmkd_job *job)
 	if (job->type == CMKD_JOB_OPEN) {
 		job->ret = cmkd_job_header(job);
 		if (!job->ret) {
-			int r = cmkd_job_vault(job, job->uri ? job->uri :
-					       job->h->kek.uri, &v);
+			char *uri = NULL;
+			bool device_uri = job->device_uri;
+			int r = cmkd_kek_uri(job->uri, job->to_uri,
+					     job->h->kek.uri, &uri,
+					     &job->device_uri);
 
+			if (r)
+				r = cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM,
+						   r, "out of memory");
+			/* An override carries its own vault's settings. */
+			else if (job->to_uri)
+				r = cmkd_job_vault_own(job, uri, &v);
+			else
+				r = cmkd_job_vault(job, uri, &v);
+			job->device_uri = device_uri;
+			free(uri);
 			job->ret = r ? r : cmk_volume_unlock(job->h, v,
 							     &job->keys,
 							     &job->err);

@@ -203,7 +203,9 @@ enum cmkd_job_type {
  * @type: see enum cmkd_job_type
  * @vol: the volume (open) or the volume whose header is used (check)
  * @kek: the KEK checked (check)
- * @uri: KEK URI to use, NULL for the header's (open)
+ * @uri: KEK URI to use (check, rotate); (open) the cmktab KEK field, or
+ *	NULL, from which the URI is chosen once the header is read
+ *	(cmkd_kek_uri())
  * @pin_file: PIN file, or NULL
  * @module: PKCS#11 module (cmktab module=), or NULL
  * @device_uri: @uri (or, when NULL, the header's) was read from the device
@@ -226,7 +228,8 @@ enum cmkd_job_type {
  * @list_versions: (check) also look for a newer version of the key
  * @newest: (check) the newer version found, "" if none
  * @to_uri: (rotate) the new KEK's URI, with its own local settings if it
- *	names them; NULL: a newer version of the current key
+ *	names them; NULL: a newer version of the current key.  (open) the
+ *	volume's KEK override (struct cmkd_volume.kek_override), or NULL
  * @to_version: (rotate) its version, or NULL
  * @resumed: (rotate) a staged rotation was finished
  * @from: (rotate) the KEK slot before the rotation
@@ -308,6 +311,8 @@ void cmkd_job_free(struct cmkd_job *job);
 
 /* cmkd-volume.c */
 const char *cmkd_state_name(enum cmkd_state s);
+int cmkd_kek_uri(const char *tab, const char *override, const char *key,
+		 char **uri, bool *device_uri);
 int cmkd_volumes_init(struct cmkd *d);
 void cmkd_volumes_tick(struct cmkd *d);
 void cmkd_job_done(struct cmkd *d, struct cmkd_job *job);
