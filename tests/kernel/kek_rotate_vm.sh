@@ -303,6 +303,20 @@ fi
 t0=$(now)
 "$VAULT" kek "$VB" disable >>"$CMK_TMP/vault.log" 2>&1
 torn=''
+for _ in $(seq $((4 * (KEK_LIMIT + 4)))); do
+	if ! dd if="$node" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then
+		torn=$(now)
+		break
+	fi
+	sleep 0.25
+done
+if [ -n "$torn" ] && elapsed_le "$t0" "$torn" "$KEK_LIMIT" &&
+	[ "$(vol_field state)" = inaccessible ] && [ "$(vol_field class)" = disabled ]; then
+	ok "the KEK in use (the second vault's) disabled: EIO $(awk -v s="$t0" -v e="$torn" 'BEGIN { printf "%.2f", e - s }') s later (bound ${KEK_LIMIT} s), inaccessible, class disabled"
+else
+	not_ok "the KEK in use disabled: teardown within ${KEK_LIMIT} s" "state=$(vol_field state)" \
+		"$(tail -5 "$CMK_TMP/cmkd.log")"
+fi
 umount -l "$MNT"
 "$VAULT" kek "$VB" enable >>"$CMK_TMP/vault.log" 2>&1
 if "$CMKCTL" revalidate "$NAME" --socket "$SOCK" >/dev/null 2>&1 &&

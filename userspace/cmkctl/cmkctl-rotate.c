@@ -235,6 +235,28 @@ static void to_vault_args(const struct vault_args *va, const char *to,
 	}
 }
 
+/*
+ * The new KEK's vault.  A --to URI without local settings of its own is in
+ * the current KEK's vault: it gets the query of --kek (module-path=,
+ * pin-source=), as the PIN options.
+ */
+static int open_to_vault(const char *to, const char *kek,
+			 const struct vault_args *va_to, const char *uuid,
+			 struct cmk_vault **vp)
+{
+	const char *q = kek ? strchr(kek, '?') : NULL;
+	char *u = NULL;
+	int ret;
+
+	if (q && !strchr(to, '?') && asprintf(&u, "%s%s", to, q) < 0) {
+		error("out of memory");
+		return EXIT_FAIL;
+	}
+	ret = open_vault(u ? u : to, false, va_to, uuid, vp);
+	free(u);
+	return ret;
+}
+
 /* ---- kek-rotate ---- */
 
 int cmd_kek_rotate(int argc, char *argv[])
@@ -379,7 +401,7 @@ int cmd_kek_rotate(int argc, char *argv[])
 
 	/* The target: --to (another key or vault), else a newer version. */
 	if (to) {
-		ret = open_vault(to, false, &va_to, r.uuid, &v_new);
+		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new);
 		if (ret)
 			goto out;
 		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {
@@ -579,7 +601,7 @@ static int rekey_cmd(int argc, char *argv[], bool rebind)
 	if (ret)
 		goto out;
 	if (to) {
-		ret = open_vault(to, false, &va_to, r.uuid, &v_new);
+		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new);
 		if (ret)
 			goto out;
 		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {

@@ -281,13 +281,27 @@ static int cmkd_job_rotate(struct cmkd_job *job, struct cmk_vault **vp)
 	if (job->to_uri) {
 		bool device_uri = job->device_uri;
 
-		/* A URI with settings of its own names another vault. */
+		/*
+		 * A URI with settings of its own names another vault; one
+		 * without is in the current KEK's vault, reached with its
+		 * settings (the current URI's query, cmktab's options).
+		 */
 		if (cmkd_uri_has_settings(job->to_uri)) {
 			ret = cmkd_job_vault_own(job, job->to_uri, &v_new);
 		} else {
+			const char *q = strchr(job->uri, '?');
+			char *u;
+
+			if (asprintf(&u, "%s%s", job->to_uri, q && !strchr(job->to_uri, '?') ?
+				     q : "") < 0) {
+				ret = cmkd_job_failk(job, CMK_VOLUME_FAIL_SYSTEM,
+						     -ENOMEM, "out of memory");
+				goto out;
+			}
 			job->device_uri = false;
-			ret = cmkd_job_vault(job, job->to_uri, &v_new);
+			ret = cmkd_job_vault(job, u, &v_new);
 			job->device_uri = device_uri;
+			free(u);
 		}
 		if (ret)
 			goto out;
