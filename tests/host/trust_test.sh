@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PLAN=28
+PLAN=29
 
 # shellcheck source=tests/host/tap.sh
 . "$(dirname "$(readlink -f "$0")")/tap.sh"
@@ -180,7 +180,12 @@ rewrite_uri "$T/evil" "$KEY?module-path=$MARKER_SO&pin-source=file:$T/fifo"
 	printf 'evil %s - pin-file=%s,poll=2s,retry-max=2s\n' "$T/evil" "$T/v/pin"
 	printf 'forged %s - pin-file=%s,vk-fingerprint=%s,poll=2s,retry-max=2s\n' \
 		"$T/forged" "$T/v/pin" "$FP"
+	# A KEK field naming another key: cmkd would take the header's key
+	# with this field's settings (after a rotation): never its query.
+	printf 'evil2 %s pkcs11:token=cmk;object=another-key?module-path=%s pin-file=%s,poll=2s,retry-max=2s\n' \
+		"$T/evil2" "$SOFTHSM" "$T/v/pin"
 } >"$T/cmktab"
+cp "$T/evil" "$T/evil2"
 "$CMKD" --foreground --config "$T/cmktab" --socket "$T/sock" \
 	--audit-log "$T/audit.log" 2>"$T/cmkd.log" &
 CMKD_PID=$!
@@ -191,10 +196,12 @@ done
 sleep 3		# one more attempt, and its KEK checks
 check "cmkd: the open attempt is refused, the log says why" \
 	'grep -q "$WHY" "$T/cmkd.log"' "$(sed 's/^/# /' "$T/cmkd.log" | head -5)"
+check "cmkd: with a cmktab KEK naming another key, the header's query is refused too" \
+	'grep -q "evil2: .*$WHY" "$T/cmkd.log"' "$(grep evil2 "$T/cmkd.log" | head -3)"
 check "cmkd: the module was never loaded, the FIFO never opened" \
 	'[ ! -e "$T/loaded" ] && kill -0 $CMKD_PID'
 check "cmkd: a configuration error, reported once and not retried (retry-max=2s, 3 s later)" \
-	'[ "$(grep -c "recorded on the device" "$T/cmkd.log")" = 1 ] &&
+	'[ "$(grep -c "evil: .*recorded on the device" "$T/cmkd.log")" = 1 ] &&
 	 grep -q "configuration error: .*not retried: fix it, then cmkctl revalidate evil" "$T/cmkd.log"'
 check "cmkd: the forged volume (cmktab vk-fingerprint=) is refused before any table, not retried" \
 	'grep -q "forged.*is not the pinned $FP" "$T/cmkd.log" &&

@@ -249,9 +249,11 @@ static bool cmkd_str_eq(const char *a, const char *b)
  *	only: module and PIN from cmktab's options)
  *
  * In order: @override, with its own settings, until cmktab names it;
- * @tab when it names @key (the header's version then picks the version);
- * @key with @tab's local settings (its query) after a rotation to another
- * key of the same vault; @key alone when cmktab gives no KEK.
+ * @key alone when cmktab gives no KEK, or when @key has a query (read
+ * from the device, it may not set one: refused as a device URI); @tab when
+ * it names @key (the header's version then picks the version); @key with
+ * @tab's local settings (its query) after a rotation to another key of the
+ * same vault.
  *
  * Return: 0 or -ENOMEM.
  */
@@ -264,7 +266,13 @@ int cmkd_kek_uri(const char *tab, const char *override, const char *key,
 	*device_uri = false;
 	if (override) {
 		*uri = strdup(override);
-	} else if (!tab) {
+	} else if (!tab || strchr(key, '?')) {
+		/*
+		 * Without a KEK field, or when the header's URI carries a
+		 * query (the attacker's module or PIN source): the header's
+		 * URI as a device URI, which names the key only, so that a
+		 * query is refused before anything is loaded.
+		 */
 		*device_uri = true;
 		*uri = strdup(key);
 	} else if (!cmk_vault_uri_key(tab, k, sizeof(k)) && !strcmp(k, key)) {
