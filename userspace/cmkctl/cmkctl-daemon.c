@@ -385,7 +385,7 @@ int cmkd_kek_versions(const char *sock,
 		      void *arg)
 {
 	char n[CMK_DM_NAME_MAX], u[CMK_UUID_STR_LEN + 1], k[1024], ver[128];
-	char pub[2 * CMK_HDR_PUB_LEN + 1];
+	char pub[CMK_KEK_PUB_HEX_LEN];
 	const char *vols, *v;
 	char *doc = NULL;
 	size_t i;
@@ -399,9 +399,6 @@ int cmkd_kek_versions(const char *sock,
 		if (!jtext(v, "kek_key", k, sizeof(k))[0])
 			continue;
 		jtext(v, "kek_pub", pub, sizeof(pub));
-		/* All zero: the vault gave no public key. */
-		if (strspn(pub, "0") == strlen(pub))
-			pub[0] = '\0';
 		fn(jtext(v, "name", n, sizeof(n)), jtext(v, "uuid", u, sizeof(u)),
 		   k, jtext(v, "kek_version", ver, sizeof(ver)), pub, arg);
 	}

@@ -176,23 +176,11 @@ static int rotate_record(const struct rotate_dev *r, const char *state_dir,
 	return EXIT_FAIL;
 }
 
-static void hex_pub(const uint8_t *pub, char *buf)
-{
-	static const uint8_t zero[CMK_HDR_PUB_LEN];
-	int i;
-
-	buf[0] = '\0';
-	if (!memcmp(pub, zero, sizeof(zero)))
-		return;
-	for (i = 0; i < CMK_HDR_PUB_LEN; i++)
-		sprintf(buf + 2 * i, "%02x", pub[i]);
-}
-
 static void json_kek(const struct cmk_kek_ref *k)
 {
-	char pub[2 * CMK_HDR_PUB_LEN + 1];
+	char pub[CMK_KEK_PUB_HEX_LEN];
 
-	hex_pub(k->pub, pub);
+	cmk_kek_pub_hex(k, pub);
 	printf("{\"vault\":");
 	json_str(k->vault_type);
 	printf(",\"uri\":");
@@ -206,9 +194,9 @@ static void json_kek(const struct cmk_kek_ref *k)
 
 static void text_kek(const char *what, const struct cmk_kek_ref *k)
 {
-	char pub[2 * CMK_HDR_PUB_LEN + 1];
+	char pub[CMK_KEK_PUB_HEX_LEN];
 
-	hex_pub(k->pub, pub);
+	cmk_kek_pub_hex(k, pub);
 	printf("%s %s version %s%s%s\n", what, k->uri,
 	       k->key_version[0] ? k->key_version : "-",
 	       pub[0] ? ", public key sha256:" : "", pub);
@@ -223,12 +211,12 @@ static void to_vault_args(const struct vault_args *va, const char *to,
 			  const char *to_module, const char *to_pin_file,
 			  struct vault_args *va_to)
 {
-	const char *q = to ? strchr(to, '?') : NULL;
+	bool own = to && cmk_vault_uri_has_settings(to);
 
 	*va_to = *va;
-	if (to_module || (q && strstr(q, "module-")))
+	if (to_module || own)
 		va_to->module = to_module;
-	if (to_pin_file || (q && strstr(q, "pin-source="))) {
+	if (to_pin_file || own) {
 		va_to->pin_file = to_pin_file;
 		va_to->pin_keyring = NULL;
 		va_to->pin_prompt = false;
@@ -236,18 +224,23 @@ static void to_vault_args(const struct vault_args *va, const char *to,
 }
 
 /*
- * The new KEK's vault.  A --to URI without local settings of its own is in
- * the current KEK's vault: it gets the query of --kek (module-path=,
- * pin-source=), as the PIN options.
+ * The new KEK's vault, and into @key its URI as the header records it.  A
+ * --to URI without local settings of its own is in the current KEK's
+ * vault: it gets the query of --kek (module-path=, pin-source=), as the
+ * PIN options.
  */
 static int open_to_vault(const char *to, const char *kek,
 			 const struct vault_args *va_to, const char *uuid,
-			 struct cmk_vault **vp)
+			 struct cmk_vault **vp, char *key, size_t size)
 {
 	const char *q = kek ? strchr(kek, '?') : NULL;
 	char *u = NULL;
 	int ret;
 
+	if (cmk_vault_uri_key(to, key, size)) {
+		error("--to: the URI is too long for the header");
+		return EXIT_USAGE;
+	}
 	if (q && !strchr(to, '?') && asprintf(&u, "%s%s", to, q) < 0) {
 		error("out of memory");
 		return EXIT_FAIL;
@@ -401,14 +394,10 @@ int cmd_kek_rotate(int argc, char *argv[])
 
 	/* The target: --to (another key or vault), else a newer version. */
 	if (to) {
-		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new);
+		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new, uri_key,
+				    sizeof(uri_key));
 		if (ret)
 			goto out;
-		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {
-			error("--to: the URI is too long for the header");
-			ret = EXIT_USAGE;
-			goto out;
-		}
 	} else if (!v) {
 		error("%s: the current KEK's vault cannot be opened: give --to",
 		      r.src);
@@ -601,14 +590,10 @@ static int rekey_cmd(int argc, char *argv[], bool rebind)
 	if (ret)
 		goto out;
 	if (to) {
-		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new);
+		ret = open_to_vault(to, kek, &va_to, r.uuid, &v_new, uri_key,
+				    sizeof(uri_key));
 		if (ret)
 			goto out;
-		if (cmk_vault_uri_key(to, uri_key, sizeof(uri_key))) {
-			error("--to: the URI is too long for the header");
-			ret = EXIT_USAGE;
-			goto out;
-		}
 	}
 	if (!st.progress)
 		st.progress = r.h->extent_count >= PROGRESS_MIN && isatty(2);

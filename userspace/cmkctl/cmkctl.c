@@ -765,34 +765,22 @@ static void dump_copy_json(const struct cmk_hdr_read_info *info, int i)
 	printf(",\"used\":%s}", info->used == i ? "true" : "false");
 }
 
-/* Hex SHA-256 of a KEK's public key, "-" if unknown. */
-static const char *pub_hex(const uint8_t *pub, char *buf)
-{
-	static const uint8_t zero[CMK_HDR_PUB_LEN];
-	int i;
-
-	if (!memcmp(pub, zero, sizeof(zero)))
-		return "-";
-	for (i = 0; i < CMK_HDR_PUB_LEN; i++)
-		sprintf(buf + 2 * i, "%02x", pub[i]);
-	return buf;
-}
-
 static void dump_kek_text(const char *what, const struct cmk_kek_ref *k)
 {
-	char hex[2 * CMK_HDR_PUB_LEN + 1];
+	char hex[CMK_KEK_PUB_HEX_LEN];
 
 	printf("%s vault:\t%s\n", what, k->vault_type);
 	printf("%s URI:\t%s\n", what, k->uri);
 	printf("%s version:\t%s\n", what, k->key_version[0] ? k->key_version : "-");
 	printf("%s VK wrap:\t%s, %u bytes\n", what, vk_wrap_name(k->wrap_alg),
 	       k->wrapped_vk_len);
-	printf("%s public key:\t%s\n", what, pub_hex(k->pub, hex));
+	printf("%s public key:\t%s\n", what,
+	       cmk_kek_pub_hex(k, hex)[0] ? hex : "-");
 }
 
 static void dump_kek_json(const struct cmk_kek_ref *k)
 {
-	char hex[2 * CMK_HDR_PUB_LEN + 1];
+	char hex[CMK_KEK_PUB_HEX_LEN];
 
 	printf("{\"vault\":");
 	json_str(k->vault_type);
@@ -802,7 +790,7 @@ static void dump_kek_json(const struct cmk_kek_ref *k)
 	json_str(k->key_version);
 	printf(",\"vk_wrap\":\"%s\",\"wrapped_vk_len\":%u,\"pub_sha256\":",
 	       vk_wrap_name(k->wrap_alg), k->wrapped_vk_len);
-	json_str(pub_hex(k->pub, hex));
+	json_str(cmk_kek_pub_hex(k, hex)[0] ? hex : "-");
 	putchar('}');
 }
 

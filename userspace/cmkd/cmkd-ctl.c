@@ -295,6 +295,7 @@ static void cmkd_json_volume(struct cmkd *d, const struct cmkd_volume *v,
 			     struct cmkd_buf *b)
 {
 	const struct cmkd_kek *k = v->kek;
+	char pub[CMK_KEK_PUB_HEX_LEN];
 	unsigned int i, first;
 
 	cmkd_buf_printf(b, "{\"name\":");
@@ -317,10 +318,8 @@ static void cmkd_json_volume(struct cmkd *d, const struct cmkd_volume *v,
 	cmkd_buf_json(b, v->h ? v->h->kek.key_version : NULL);
 	cmkd_buf_printf(b, ",\"vk_fingerprint\":");
 	cmkd_buf_json(b, v->fingerprint[0] ? v->fingerprint : NULL);
-	cmkd_buf_printf(b, ",\"kek_pub\":\"");
-	for (i = 0; v->h && i < CMK_HDR_PUB_LEN; i++)
-		cmkd_buf_printf(b, "%02x", v->h->kek.pub[i]);
-	cmkd_buf_printf(b, "\"");
+	cmkd_buf_printf(b, ",\"kek_pub\":");
+	cmkd_buf_json(b, v->h ? cmk_kek_pub_hex(&v->h->kek, pub) : NULL);
 	cmkd_buf_printf(b, ",\"kek_staged\":%s,\"rotate\":\"%s\",\"rotating\":%s,\"rotate_failures\":%u",
 			v->h && v->h->kek_state == CMK_KEK_ROT_STAGED ?
 			"true" : "false", v->e->rotate_auto ? "auto" : "off",

@@ -201,14 +201,6 @@ static struct cmk_vault *cmkd_job_staged(const char *uri, void *arg)
 	return v;
 }
 
-/* A URI that names its own module or PIN source (a vault of its own). */
-static bool cmkd_uri_has_settings(const char *uri)
-{
-	const char *q = strchr(uri, '?');
-
-	return q && (strstr(q, "module-") || strstr(q, "pin-source="));
-}
-
 /*
  * Rotate the KEK of the volume's header: the header read and locked, the
  * volume key unwrapped (current KEK, or the staged one of an interrupted
@@ -286,7 +278,7 @@ static int cmkd_job_rotate(struct cmkd_job *job, struct cmk_vault **vp)
 		 * without is in the current KEK's vault, reached with its
 		 * settings (the current URI's query, cmktab's options).
 		 */
-		if (cmkd_uri_has_settings(job->to_uri)) {
+		if (cmk_vault_uri_has_settings(job->to_uri)) {
 			ret = cmkd_job_vault_own(job, job->to_uri, &v_new);
 		} else {
 			const char *q = strchr(job->uri, '?');

@@ -210,30 +210,17 @@ static int cmk_pin_mkdir(const char *dir, struct cmk_volume_error *err)
 	return 0;
 }
 
-/* Hex of @len bytes into @buf (2 * @len + 1 bytes). */
-static void cmk_pin_hex(const uint8_t *p, size_t len, char *buf)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		sprintf(buf + 2 * i, "%02x", p[i]);
-	buf[2 * len] = '\0';
-}
-
 static void cmk_pin_write_kek(FILE *f, const char *pfx,
 			      const struct cmk_kek_ref *k)
 {
-	static const uint8_t zero[CMK_HDR_PUB_LEN];
-	char hex[2 * CMK_HDR_PUB_LEN + 1];
+	char hex[CMK_KEK_PUB_HEX_LEN];
 
 	fprintf(f, "%svault %s\n", pfx, k->vault_type);
 	if (k->key_version[0])
 		fprintf(f, "%sversion %s\n", pfx, k->key_version);
 	fprintf(f, "%suri %s\n", pfx, k->uri);
-	if (memcmp(k->pub, zero, sizeof(zero))) {
-		cmk_pin_hex(k->pub, CMK_HDR_PUB_LEN, hex);
+	if (cmk_kek_pub_hex(k, hex)[0])
 		fprintf(f, "%spub %s\n", pfx, hex);
-	}
 }
 
 /*
@@ -310,6 +297,24 @@ fail:
 			       path, strerror(-ret));
 }
 
+/*
+ * The record of @h's volume in @dir: its path into @path, and its content
+ * into @rec (empty when there is none: -ENOENT).
+ *
+ * Return: 0, -ENOENT, or another negative errno with @err set.
+ */
+static int cmk_pin_load(const char *dir, const struct cmk_hdr *h,
+			char *path, size_t size, struct cmk_pin_rec *rec,
+			struct cmk_volume_error *err)
+{
+	int ret = cmk_pin_path(dir, h, path, size);
+
+	if (ret)
+		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
+				       "state directory %s: name too long", dir);
+	return cmk_pin_read(path, rec, err);
+}
+
 /**
  * cmk_volume_trust() - whether an unlocked header is the volume this host
  * knows
@@ -351,11 +356,7 @@ int cmk_volume_trust(const struct cmk_hdr *h,
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_HEADER, -EKEYREJECTED,
 				       "the volume key's fingerprint %s is not the pinned %s: this header was not written with the volume's key (forged with the KEK's public key, or another volume's)",
 				       keys->fingerprint, o->fingerprint);
-	ret = cmk_pin_path(dir, h, r->record, sizeof(r->record));
-	if (ret)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				       "state directory %s: name too long", dir);
-	ret = cmk_pin_read(r->record, &rec, err);
+	ret = cmk_pin_load(dir, h, r->record, sizeof(r->record), &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;
 	have = !ret;
@@ -418,11 +419,7 @@ int cmk_pin_record(const char *state_dir, const struct cmk_hdr *h,
 	struct cmk_pin_rec rec;
 	int ret;
 
-	ret = cmk_pin_path(dir, h, path, sizeof(path));
-	if (ret)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				       "state directory %s: name too long", dir);
-	ret = cmk_pin_read(path, &rec, err);
+	ret = cmk_pin_load(dir, h, path, sizeof(path), &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (fingerprint) {
@@ -459,11 +456,7 @@ int cmk_pin_expect(const char *state_dir, const struct cmk_hdr *h,
 	if (!cmk_vk_fingerprint_valid(fingerprint))
 		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, -EINVAL,
 				       "not a volume key fingerprint");
-	ret = cmk_pin_path(dir, h, path, sizeof(path));
-	if (ret)
-		return cmk_volume_fail(err, CMK_VOLUME_FAIL_SYSTEM, ret,
-				       "state directory %s: name too long", dir);
-	ret = cmk_pin_read(path, &rec, err);
+	ret = cmk_pin_load(dir, h, path, sizeof(path), &rec, err);
 	if (ret && ret != -ENOENT)
 		return ret;
 	memcpy(rec.next_fingerprint, fingerprint, CMK_VK_FP_LEN);

@@ -144,6 +144,26 @@ int cmk_volume_repair(int fd, struct cmk_hdr *h, const uint8_t *vk,
 }
 
 /**
+ * cmk_kek_pub_hex() - a KEK slot's public key hash in hex
+ * @k: the slot
+ * @buf: 2 * CMK_HDR_PUB_LEN + 1 bytes
+ *
+ * Return: @buf: 64 lower-case hex digits, or "" when the slot records no
+ * public key (all zero).
+ */
+const char *cmk_kek_pub_hex(const struct cmk_kek_ref *k, char *buf)
+{
+	int i;
+
+	buf[0] = '\0';
+	if (!memcmp(k->pub, cmk_zero_pub, CMK_HDR_PUB_LEN))
+		return buf;
+	for (i = 0; i < CMK_HDR_PUB_LEN; i++)
+		sprintf(buf + 2 * i, "%02x", k->pub[i]);
+	return buf;
+}
+
+/**
  * cmk_kek_ref_same() - whether two KEK slots name the same key version
  * @a: one slot
  * @b: the other

@@ -560,6 +560,21 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 }
 
 /**
+ * cmk_vault_uri_has_settings() - whether a URI names local settings
+ * @uri: a KEK URI
+ *
+ * Return: true if its query sets a module (module-path=, module-name=) or
+ * a PIN source (pin-source=): it names a vault of its own, reached with
+ * those settings rather than another vault's.
+ */
+bool cmk_vault_uri_has_settings(const char *uri)
+{
+	const char *q = strchr(uri, '?');
+
+	return q && (strstr(q, "module-") || strstr(q, "pin-source="));
+}
+
+/**
  * cmk_vault_uri_unversioned() - a key URI that names the key, not a version
  * @uri: a key URI as a header records it (no query)
  * @buf: output

@@ -344,6 +344,7 @@ int cmk_vault_list_versions(struct cmk_vault *v,
 			    struct cmk_vault_version *vers, size_t max,
 			    size_t *count, struct cmk_vault_error *err);
 int cmk_vault_uri_unversioned(const char *uri, char *buf, size_t size);
+bool cmk_vault_uri_has_settings(const char *uri);
 int cmk_vault_version_cmp(time_t a_start, const char *a, time_t b_start,
 			  const char *b);
 int cmk_vault_newest_version(struct cmk_vault *v,

@@ -245,6 +245,9 @@ int cmk_volume_repair(int fd, struct cmk_hdr *h, const uint8_t *vk,
 		      struct cmk_volume_error *err);
 bool cmk_kek_ref_same(const struct cmk_kek_ref *a,
 		      const struct cmk_kek_ref *b);
+/* Hex digits of a public key hash, and the NUL. */
+#define CMK_KEK_PUB_HEX_LEN	(2 * CMK_HDR_PUB_LEN + 1)
+const char *cmk_kek_pub_hex(const struct cmk_kek_ref *k, char *buf);
 int cmk_volume_kek_stage(int fd, struct cmk_hdr *h, const uint8_t *vk,
 			 struct cmk_vault *v, const char *uri_key,
 			 const char *version, struct cmk_volume_error *err);
